@@ -1,0 +1,26 @@
+# Two commands set up everything on a fresh machine (Python 3.11 with venv):
+#   make serve   create .venv with the serving install (no torch) and start the service on exported/
+#   make test    add the training and dev extras to .venv, lint, and run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: serve test lint
+
+$(VENV)/.serve: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(VENV)/.serve
+	$(PIP) -e '.[train,dev]'
+	touch $@
+
+serve: $(VENV)/.serve
+	$(PY) -m service
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check service training tests
+
+test: lint
+	$(PY) -m pytest

@@ -1,0 +1,76 @@
+"""Training runs end to end on tiny budgets; exported models match torch in onnxruntime."""
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from training import arithmetic as ar
+from training.__main__ import main
+from training.export import export_onnx, sha256
+from training.seq2seq import ARCHITECTURES, WithSoftmax, count_parameters
+from training.text2text import Config, fit
+
+
+def test_baseline_has_the_study_size():
+    # The study's Keras model has 805,133 parameters; torch's LSTMs keep two bias vectors each.
+    assert count_parameters(ARCHITECTURES["baseline"]()) == 805_133 + 2 * 1024
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_models_map_queries_to_answer_logits(arch):
+    model = ARCHITECTURES[arch]().eval()
+    x = torch.from_numpy(ar.encode(["81+24", "5-7"], ar.QUERY_LEN))
+    assert model(x).shape == (2, ar.ANSWER_LEN, len(ar.SYMBOLS))
+
+
+def test_a_short_run_learns_something():
+    config = Config(arch="baseline", train_fraction=0.5, epochs=3, curve_queries=200)
+    _, history, final = fit(config, progress=False, max_batches=20)
+    assert len(history) == 3
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert set(final) == {"exact_match", "exact_match_right_padded", "exact_match_left_padded"}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_onnx_export_matches_torch(arch, tmp_path):
+    torch.manual_seed(0)
+    model = WithSoftmax(ARCHITECTURES[arch]()).eval()
+    queries = ar.all_queries()[::37]
+    path = tmp_path / "model.onnx"
+    export_onnx(model, {"query": torch.from_numpy(ar.encode(queries[:4], 5))}, path, ["probs"])
+    for side in ar.PADDINGS:
+        x = ar.encode(queries, ar.QUERY_LEN, side)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = session.run(["probs"], {"query": x})[0]
+        with torch.no_grad():
+            expected = model(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert session.run(["probs"], {"query": x[:1]})[0].shape == (1, 3, 13)
+
+
+def test_text2text_dry_run_writes_a_consistent_card(tmp_path):
+    out = tmp_path / "text2text"
+    main(["text2text", "--dry-run", "--out", str(out)])
+    card = json.loads((out / "card.json").read_text())
+    assert card["name"] == "text2text" and card["task"] == "text2text"
+    assert card["sha256"] == sha256(out / "model.onnx")
+    assert card["inputs"] == [{"name": "query", "dtype": "float32", "shape": ["batch", 5, 13]}]
+    assert card["outputs"] == [{"name": "probs", "dtype": "float32", "shape": ["batch", 3, 13]}]
+    assert card["training"]["command"] == f"python -m training text2text --dry-run --out {out}"
+    assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-5
+    _, held_out = ar.split(ar.all_queries(), 0.5, seed=0)
+    assert card["dataset"]["split"]["held_out_sha256"] == ar.fingerprint(held_out)
+
+
+def test_split_sweep_dry_run_writes_the_report(tmp_path):
+    main(["split-sweep", "--dry-run", "--jobs", "2", "--out", str(tmp_path)])
+    table = (tmp_path / "split_sweep.md").read_text()
+    assert "| 5% |" in table and "| 10% |" in table
+    assert (tmp_path / "split_sweep.png").read_bytes()[:4] == b"\x89PNG"
+    results = json.loads((tmp_path / "split_sweep.json").read_text())
+    assert {(r["arch"], r["train_fraction"]) for r in results} == {
+        (a, f) for a in ("attention", "baseline") for f in (0.05, 0.10)
+    }

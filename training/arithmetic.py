@@ -1,0 +1,66 @@
+"""The arithmetic task: every query ``A+B`` / ``A-B`` with 0 <= A, B <= 99, as one-hot symbols.
+
+There are only 20,000 queries, so the dataset is enumerated, never sampled, and a train/held-out
+split is a split of *queries*: every padding of a held-out query stays held out.
+"""
+
+import hashlib
+
+import numpy as np
+
+SYMBOLS = "0123456789+- "
+BLANK = " "
+QUERY_LEN = 5  # "99+99"
+ANSWER_LEN = 3  # "198", "-99"
+MAX_OPERAND = 99
+PADDINGS = ("right", "left", "middle")  # "5+7  ", "  5+7", " 5+7 "
+
+
+def all_queries() -> list[str]:
+    """Every query in canonical form (no blanks), in a fixed order."""
+    return [
+        f"{a}{op}{b}" for a in range(MAX_OPERAND + 1) for op in "+-" for b in range(MAX_OPERAND + 1)
+    ]
+
+
+def answer(query: str) -> str:
+    """The answer to a canonical query, computed by Python arithmetic."""
+    op_at = query.index("+") if "+" in query else query.index("-", 1)
+    a, b = int(query[:op_at]), int(query[op_at + 1 :])
+    return str(a + b if query[op_at] == "+" else a - b)
+
+
+def pad(text: str, length: int, side: str) -> str:
+    """Blank-pad to ``length``: "right" gives "5+7  ", "left" "  5+7", "middle" " 5+7 "."""
+    before = {"right": 0, "left": length - len(text), "middle": (length - len(text)) // 2}[side]
+    return (BLANK * before + text).ljust(length, BLANK)
+
+
+def encode(texts: list[str], length: int, side: str = "right") -> np.ndarray:
+    """One-hot float32 array ``[len(texts), length, len(SYMBOLS)]`` of blank-padded texts."""
+    index = {s: i for i, s in enumerate(SYMBOLS)}
+    ids = np.array([[index[c] for c in pad(t, length, side)] for t in texts], dtype=np.int64)
+    return np.eye(len(SYMBOLS), dtype=np.float32)[ids]
+
+
+def decode(ids: np.ndarray) -> list[str]:
+    """Symbol ids ``[n, length]`` back to texts, blanks stripped."""
+    return ["".join(SYMBOLS[i] for i in row).strip(BLANK) for row in ids]
+
+
+def answer_ids(queries: list[str], side: str = "right") -> np.ndarray:
+    """Target symbol ids ``[n, ANSWER_LEN]`` of the answers, blank-padded on ``side``."""
+    index = {s: i for i, s in enumerate(SYMBOLS)}
+    return np.array([[index[c] for c in pad(answer(q), ANSWER_LEN, side)] for q in queries])
+
+
+def split(queries: list[str], train_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """A random split of queries into (train, held-out), reproducible from ``seed``."""
+    order = np.random.default_rng(seed).permutation(len(queries))
+    n_train = round(train_fraction * len(queries))
+    return [queries[i] for i in order[:n_train]], [queries[i] for i in order[n_train:]]
+
+
+def fingerprint(queries: list[str]) -> str:
+    """sha256 of a query list, so a card can prove which held-out set its metrics came from."""
+    return hashlib.sha256("\n".join(sorted(queries)).encode()).hexdigest()

@@ -1,0 +1,82 @@
+"""ONNX export and model cards: the only things that cross from training to the service."""
+
+import datetime as dt
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def export_onnx(
+    module: nn.Module,
+    example: dict[str, torch.Tensor],
+    path: Path,
+    output_names: list[str],
+) -> None:
+    """Export ``module`` in eval mode, a dynamic batch axis on every input, weights in the file."""
+    module.eval()
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        module,
+        kwargs=example,
+        f=str(path),
+        dynamo=True,
+        external_data=False,
+        input_names=list(example),
+        output_names=output_names,
+        dynamic_shapes={name: {0: batch} for name in example},
+        verbose=False,
+    )
+
+
+def io_spec(path: Path) -> tuple[list[dict], list[dict]]:
+    """Inputs and outputs as the ONNX file declares them (dynamic dims become "batch")."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+
+    def describe(value) -> dict:
+        tensor = value.type.tensor_type
+        shape = [d.dim_value if d.HasField("dim_value") else "batch" for d in tensor.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+        return {"name": value.name, "dtype": dtype, "shape": shape}
+
+    return [describe(v) for v in graph.input], [describe(v) for v in graph.output]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def code_version() -> dict:
+    """The commit the artifact was built from, and whether the work tree had uncommitted changes."""
+
+    def git(*args: str) -> str | None:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+
+
+def write_card(folder: Path, card: dict) -> dict:
+    """Complete ``card`` with what the ONNX file says (io, sha256) and provenance; save it."""
+    onnx_path = folder / "model.onnx"
+    inputs, outputs = io_spec(onnx_path)
+    full = {
+        "name": folder.name,
+        "format_version": 1,
+        "onnx": onnx_path.name,
+        "sha256": sha256(onnx_path),
+        "inputs": inputs,
+        "outputs": outputs,
+        **card,
+        "code_version": code_version(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    (folder / "card.json").write_text(json.dumps(full, indent=2) + "\n")
+    return full

@@ -1,0 +1,129 @@
+"""The study's split sweep (its Figures 10-11): held-out exact match against the train share.
+
+Every run gets the same number of optimiser steps, so small splits get more epochs; the epochs used
+are written in the table. Curves are measured on a fixed sample of held-out queries per epoch, the
+table's final figures on every held-out query. Runs go side by side, one thread each.
+"""
+
+import json
+import math
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from training import arithmetic as ar  # noqa: E402
+from training.text2text import Config, fit  # noqa: E402
+
+RATIOS = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
+STUDY = {
+    0.05: 0.54,
+    0.25: 0.96,
+    0.50: 0.99,
+    0.75: 0.99,
+    0.90: 0.99,
+}  # read off the study's Figure 11
+
+
+def epochs_for(fraction: float, steps: int, batch_size: int, paddings: int) -> int:
+    """Epochs that give about ``steps`` optimiser steps on this split."""
+    per_epoch = math.ceil(round(fraction * len(ar.all_queries())) * paddings / batch_size)
+    return max(1, math.ceil(steps / per_epoch))
+
+
+def run_one(config: Config) -> dict:
+    """One point of the sweep."""
+    torch.set_num_threads(1)
+    _, history, final = fit(config, progress=False)
+    return {
+        "arch": config.arch,
+        "train_fraction": config.train_fraction,
+        "epochs": config.epochs,
+        "history": history,
+        "final": final,
+        "config": config.to_dict(),
+    }
+
+
+def sweep(base: dict[str, Config], ratios: tuple[float, ...], steps: int, jobs: int) -> list[dict]:
+    configs = []
+    for r in ratios:
+        for c in base.values():
+            epochs = epochs_for(r, steps, c.batch_size, len(c.paddings))
+            configs.append(
+                replace(c, train_fraction=r, epochs=epochs, eval_every=max(1, epochs // 50))
+            )
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        runs = pool.map(run_one, configs)
+        return list(tqdm(runs, total=len(configs), desc="split sweep", unit="run"))
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """Left: held-out exact match per epoch for every run. Right: final exact match per ratio."""
+    fig, (curves, finals) = plt.subplots(1, 2, figsize=(13, 5))
+    archs = sorted({r["arch"] for r in results})
+    styles = dict(zip(archs, ["--", "-", ":"], strict=False))
+    for r in results:
+        points = [(h["epoch"], h["exact_match"]) for h in r["history"] if "exact_match" in h]
+        curves.plot(
+            *zip(*points, strict=True),
+            styles[r["arch"]],
+            label=f"{r['arch']} {r['train_fraction']:.0%}",
+        )
+    curves.set(xscale="log", xlabel="epoch", ylabel="held-out exact match (sample)", ylim=(0, 1))
+    curves.legend(fontsize=7, ncol=2)
+    for arch in archs:
+        runs = sorted((r for r in results if r["arch"] == arch), key=lambda r: r["train_fraction"])
+        finals.plot(
+            [r["train_fraction"] for r in runs],
+            [r["final"]["exact_match"] for r in runs],
+            "o" + styles[arch],
+            label=arch,
+        )
+    finals.plot(list(STUDY), list(STUDY.values()), "k^", label="study (Fig. 11)")
+    finals.set(
+        xlabel="share of the 20,000 queries trained on",
+        ylabel="held-out exact match (all)",
+        ylim=(0, 1.01),
+    )
+    finals.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def table(results: list[dict], steps: int) -> str:
+    lines = [
+        "# Split sweep: text-to-text arithmetic",
+        "",
+        f"Regenerate: `python -m training split-sweep --steps {steps}`. Each run: about {steps}",
+        "optimiser steps on the right-, left- and middle-padded forms of its training queries.",
+        "Exact match = the whole answer right, over every held-out query (never trained on),",
+        "averaged over the three padded forms.",
+        "",
+        "| train share | held-out queries | study | "
+        + " | ".join(f"{a} (epochs)" for a in sorted({r["arch"] for r in results}))
+        + " |",
+        "|---|---|---|" + "---|" * len({r["arch"] for r in results}),
+    ]
+    for ratio in sorted({r["train_fraction"] for r in results}):
+        row = sorted((r for r in results if r["train_fraction"] == ratio), key=lambda r: r["arch"])
+        held_out = len(ar.all_queries()) - round(ratio * len(ar.all_queries()))
+        cells = " | ".join(f"{r['final']['exact_match']:.4f} ({r['epochs']})" for r in row)
+        lines.append(f"| {ratio:.0%} | {held_out} | {STUDY.get(ratio, '-')} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results: list[dict], out: Path, steps: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "split_sweep.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / "split_sweep.md").write_text(
+        table(results, steps) + "\n![split sweep](split_sweep.png)\n"
+    )
+    plot(results, out / "split_sweep.png")
