@@ -1,0 +1,9 @@
+"""HTTP routes; `router` collects them all for the app factory."""
+
+from fastapi import APIRouter
+
+from service.api import health, metrics, models, solve
+
+router = APIRouter()
+for module in (health, models, metrics, solve):
+    router.include_router(module.router)

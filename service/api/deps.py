@@ -1,0 +1,47 @@
+"""Dependencies shared by the routes: the app's settings, registry and metrics, and JSON checks."""
+
+from email.message import Message
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from service.metrics import Metrics
+from service.registry import Registry
+from service.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_registry(request: Request) -> Registry:
+    return request.app.state.registry
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+async def require_json(request: Request) -> None:
+    """415 for a body not declared as JSON (FastAPI alone would call it a 422 of wrong type).
+
+    An empty body passes, so that validation can report it as missing, which says more.
+    """
+    if not await request.body():
+        return
+    header = Message()
+    header["content-type"] = request.headers.get("content-type", "")
+    subtype = header.get_content_subtype()
+    if header.get_content_maintype() != "application" or not (
+        subtype == "json" or subtype.endswith("+json")
+    ):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"Content-Type {request.headers.get('content-type')!r} is not supported; "
+            "send the body as JSON with Content-Type: application/json",
+        )

@@ -1,0 +1,18 @@
+"""Prometheus scrape endpoint."""
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from service.api.deps import MetricsDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+)
+async def metrics(metrics: MetricsDep) -> Response:
+    """Request counts and latency per route and status; inference time per model."""
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

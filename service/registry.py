@@ -1,0 +1,167 @@
+"""The loaded models: every `exported/<name>/` with a card, checked against its ONNX file at start.
+
+A card that disagrees with its ONNX file stops the service from starting, with a message naming
+the folder and the mismatch: serving a model under a wrong description would fail per request,
+or worse, silently answer wrong.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from service.arithmetic import TextCodec
+
+REQUIRED_FIELDS = ("name", "task", "onnx", "sha256", "inputs", "outputs")
+# onnxruntime's type strings, spelled as the card (numpy) spells them.
+_ORT_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
+}
+
+
+class CardError(ValueError):
+    """A model folder whose card is unusable or disagrees with its ONNX file."""
+
+    def __init__(self, folder: Path, problem: str) -> None:
+        super().__init__(f"model folder {folder}: {problem}")
+
+
+class UnknownModelError(LookupError):
+    """A client asked for a model name that is not loaded (for the task); becomes a 404."""
+
+    def __init__(self, name: str, task: str, available: Sequence[str]) -> None:
+        names = ", ".join(available) or "none"
+        super().__init__(f"unknown {task} model {name!r}; available {task} models: {names}")
+
+
+class NotReadyError(RuntimeError):
+    """Models are not loaded (starting, stopping, or none for the task); becomes a 503."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    task: str
+    card: dict[str, Any]
+    session: ort.InferenceSession
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.session.run(None, feeds)
+
+
+# Task-specific card checks beyond the generic ones; each raises ValueError.
+def _check_text2text(card: dict[str, Any]) -> None:
+    codec = TextCodec.from_card(card)
+    _expect("inputs[0].shape", card["inputs"][0]["shape"], codec.input_shape())
+    _expect("outputs[0].shape", card["outputs"][0]["shape"], codec.output_shape())
+
+
+TASK_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {"text2text": _check_text2text}
+
+
+def session_options(intra_op_threads: int) -> ort.SessionOptions:
+    """Options for every session: full graph optimisation (LSTMs are 3-5x slower without)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+class Registry:
+    """Models by name. Empty and not ready until `load`; `close` makes it not ready again."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, LoadedModel] = {}
+        self.ready = False
+
+    def load(self, models_dir: Path, intra_op_threads: int) -> None:
+        """Load, check and warm up every model folder; raise CardError on the first bad one."""
+        if not models_dir.is_dir():
+            raise CardError(models_dir, "models directory does not exist")
+        folders = sorted(p.parent for p in models_dir.glob("*/card.json"))
+        if not folders:
+            raise CardError(models_dir, "no model folders (<name>/card.json) found")
+        options = session_options(intra_op_threads)
+        self._models = {folder.name: load_model(folder, options) for folder in folders}
+        self.ready = True
+
+    def close(self) -> None:
+        self.ready = False
+        self._models = {}
+
+    def models(self) -> list[LoadedModel]:
+        return list(self._models.values())
+
+    def get(self, task: str, name: str | None = None) -> LoadedModel:
+        """The model `name` of `task`; by default the one named after the task, else the first."""
+        if not self.ready:
+            raise NotReadyError("models are not loaded yet")
+        candidates = {n: m for n, m in self._models.items() if m.task == task}
+        if name is None:
+            if not candidates:
+                raise NotReadyError(f"no {task} model is loaded")
+            name = task if task in candidates else next(iter(candidates))
+        if name not in candidates:
+            raise UnknownModelError(name, task, list(candidates))
+        return candidates[name]
+
+
+def load_model(folder: Path, options: ort.SessionOptions) -> LoadedModel:
+    """Read the card, check it against the ONNX file, create the session and warm it up."""
+    try:
+        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+        missing = [f for f in REQUIRED_FIELDS if f not in card]
+        if missing:
+            raise ValueError(f"card.json lacks {', '.join(missing)}")
+        _expect("card name", card["name"], folder.name)
+        onnx_path = folder / card["onnx"]
+        with onnx_path.open("rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+        _expect(f"sha256 of {card['onnx']}", digest, card["sha256"])
+        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        _check_tensors("inputs", card["inputs"], session.get_inputs())
+        _check_tensors("outputs", card["outputs"], session.get_outputs())
+        if card["task"] in TASK_CHECKS:
+            TASK_CHECKS[card["task"]](card)
+        model = LoadedModel(card["name"], card["task"], card, session)
+        _warm_up(model)
+    except Exception as exc:  # onnxruntime's errors derive from Exception alone; name the folder
+        raise CardError(folder, str(exc)) from exc
+    return model
+
+
+def _expect(what: str, actual: object, expected: object) -> None:
+    if actual != expected:
+        raise ValueError(f"{what} is {actual!r}, expected {expected!r}")
+
+
+def _check_tensors(kind: str, card_specs: list[dict[str, Any]], ort_args: list[Any]) -> None:
+    """Names in order, dtypes, and shapes: an int must match exactly, "batch" a dynamic dim."""
+    _expect(f"ONNX {kind} names", [a.name for a in ort_args], [s["name"] for s in card_specs])
+    for spec, arg in zip(card_specs, ort_args, strict=True):
+        where = f"{kind} {spec['name']!r}"
+        _expect(f"ONNX dtype of {where}", _ORT_DTYPES.get(arg.type, arg.type), spec["dtype"])
+        onnx_shape = ["batch" if not isinstance(d, int) else d for d in arg.shape]
+        _expect(f"ONNX shape of {where} (dynamic dims shown as 'batch')", onnx_shape, spec["shape"])
+
+
+def _warm_up(model: LoadedModel) -> None:
+    """One batch-1 run of zeros, so the first request does not pay for lazy initialisation."""
+    feeds = {
+        spec["name"]: np.zeros([1 if d == "batch" else d for d in spec["shape"]], spec["dtype"])
+        for spec in model.card["inputs"]
+    }
+    for spec, out in zip(model.card["outputs"], model.run(feeds), strict=True):
+        expected = [1 if d == "batch" else d for d in spec["shape"]]
+        _expect(f"warm-up output {spec['name']!r} shape", list(out.shape), expected)

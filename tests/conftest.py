@@ -1,0 +1,55 @@
+"""Fixtures for the service tests: settings, a started app, and scratch copies of model folders."""
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.main import create_app
+from service.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Default settings: the repository's `exported/` unless GENSEQ_MODELS_DIR says otherwise."""
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[TestClient]:
+    """A client of a started app; the `with` runs the lifespan, so models are loaded."""
+    with TestClient(create_app(settings)) as started:
+        yield started
+
+
+@pytest.fixture
+def text_model_dir(settings: Settings) -> Path:
+    folder = settings.models_dir / "text2text"
+    assert (folder / "card.json").is_file(), f"no text2text model under {settings.models_dir}"
+    return folder
+
+
+@pytest.fixture
+def models_copy(tmp_path: Path, text_model_dir: Path) -> Path:
+    """A models dir holding a scratch copy of the text2text folder, free to corrupt."""
+    shutil.copytree(text_model_dir, tmp_path / "models" / "text2text")
+    return tmp_path / "models"
+
+
+CardEditor = Callable[..., None]
+
+
+@pytest.fixture
+def edit_card() -> CardEditor:
+    """`edit_card(folder, sha256=...)` overwrites top-level fields of the card in `folder`."""
+
+    def edit(folder: Path, **changes: Any) -> None:
+        card = json.loads((folder / "card.json").read_text())
+        card.update(changes)
+        (folder / "card.json").write_text(json.dumps(card))
+
+    return edit
