@@ -20,7 +20,7 @@ serve: $(VENV)/.serve
 	$(PY) -m service
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check service training tests
+	$(PY) -m ruff check service training tests bench
 
 test: lint
 	$(PY) -m pytest

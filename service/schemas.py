@@ -1,6 +1,6 @@
 """Request and response bodies; they make `/openapi.json` describe the contract in API.md."""
 
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -60,17 +60,38 @@ class SolveTextRequest(BaseModel):
         description="1 to max_batch (4096 unless configured) queries like `query`",
     )
 
-    @model_validator(mode="after")
-    def exactly_one(self) -> Self:
-        if (self.query is None) == (self.queries is None):
+    @model_validator(mode="before")
+    @classmethod
+    def exactly_one(cls, data: Any) -> Any:
+        """Check the body's shape first, so a wrong one is told what the right one is."""
+        if not isinstance(data, dict):
+            raise ValueError(f"the body is {_json_type(data)}; {ONE_OF_QUERY}")
+        if ("query" in data) == ("queries" in data):
             raise ValueError(ONE_OF_QUERY)
-        return self
+        if "query" in data and not isinstance(data["query"], str):
+            raise ValueError(f"'query' is {_json_type(data['query'])}; {ONE_OF_QUERY}")
+        queries = data.get("queries", [""])
+        if not isinstance(queries, list) or not queries:
+            found = "an empty list" if queries == [] else _json_type(queries)
+            raise ValueError(f"'queries' is {found}; {ONE_OF_QUERY}")
+        for i, query in enumerate(queries):
+            if not isinstance(query, str):
+                raise ValueError(f"queries[{i}] is {_json_type(query)}; {ONE_OF_QUERY}")
+        return data
 
     def located(self) -> dict[str, str]:
         """Each query keyed by where it sits in the body ("query", "queries[3]"), for errors."""
         if self.query is not None:
             return {"query": self.query}
         return {f"queries[{i}]": q for i, q in enumerate(self.queries or [])}
+
+
+def _json_type(value: Any) -> str:
+    """What a parsed JSON value is, in JSON's words ("a number", "null")."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false"}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 class SolveTextResponse(BaseModel):

@@ -5,6 +5,7 @@ import random
 import pytest
 from fastapi.testclient import TestClient
 
+from service.schemas import ONE_OF_QUERY
 from service.settings import Settings
 
 ALLOWED = "from 0 to 99"
@@ -70,14 +71,17 @@ def test_largest_batch_is_accepted(client: TestClient, settings: Settings) -> No
         ({"query": "12"}, ["no operator", ALLOWED]),
         ({"queries": ["1+1", "2+2", "x", "4+4"]}, ["queries[2]:", ALLOWED]),
         ({"queries": ["a", "b", "c", "d", "e"]}, ["queries[0]", "(and 2 more)", ALLOWED]),
-        ({"queries": []}, ["queries:", "at least 1 item"]),
+        ({"queries": []}, ["'queries' is an empty list", ONE_OF_QUERY]),
         ({"queries": ["1+1"] * 4097}, ["4097 queries sent", "1 to 4096"]),
-        ({"query": 5}, ["query:", "valid string"]),
-        ({"queries": "81+24"}, ["queries:", "valid list"]),
-        ({"queries": ["1+1", 7]}, ["queries[1]:", "valid string"]),
+        ({"query": 5}, ["'query' is a number", ONE_OF_QUERY]),
+        ({"query": None}, ["'query' is null", ONE_OF_QUERY]),
+        ({"queries": "81+24"}, ["'queries' is a string", ONE_OF_QUERY]),
+        ({"queries": ["1+1", 7]}, ["queries[1] is a number", ONE_OF_QUERY]),
+        ({"queries": [["1+1"]]}, ["queries[0] is a list", ONE_OF_QUERY]),
         ({"query": "1+1", "queries": ["1+1"]}, ["exactly one of 'query'", "'queries'"]),
         ({}, ["exactly one of 'query'"]),
-        ([1, 2], ["body:", "valid dictionary"]),
+        ([1, 2], ["the body is a list", ONE_OF_QUERY]),
+        ("81+24", ["the body is a string", ONE_OF_QUERY]),
     ],
 )
 def test_bad_input_is_422_saying_what_is_allowed(
