@@ -1,0 +1,85 @@
+"""Handwritten arithmetic queries: strips of five 28x28 cells (28x140), one symbol per cell.
+
+Digits are MNIST images of the right class, operators are drawn by :mod:`training.glyphs`, blanks
+are zeros. One argument, ``source``, decides everything that must not leak into evaluation: "train"
+strips take MNIST train digits and train-family operators, "test" strips MNIST test digits and
+test-family operators the model never saw.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from training import arithmetic as ar
+from training import glyphs
+from training.mnist import load_mnist
+
+CELL = glyphs.SIZE
+Source = Literal["train", "test"]
+
+# Augmentation ranges, per cell (training only).
+ROTATION = 12.0  # degrees, either way
+ZOOM = (0.85, 1.15)
+SHIFT = 2.0  # pixels, either way, in x and y
+THICKNESS = (-0.6, 1.0)  # < 0 blends towards a 3x3 erosion (thinner), > 0 a 3x3 dilation (bolder)
+CONTRAST = (0.6, 1.3)  # brightness factor, clipped at 255
+
+
+@lru_cache(maxsize=4)
+def mnist_by_class(source: Source, data_dir: Path | None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """MNIST images of ``source`` and, for each digit, the indices of its images."""
+    images, labels = load_mnist(source, data_dir)
+    return images, [np.flatnonzero(labels == d) for d in range(10)]
+
+
+def distort(cell: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One cell rotated, zoomed, shifted, made bolder or thinner, and brightened or dimmed."""
+    angle = np.deg2rad(rng.uniform(-ROTATION, ROTATION))
+    zoom = rng.uniform(*ZOOM)
+    sx, sy = CELL / 2 + rng.uniform(-SHIFT, SHIFT, 2)
+    # Pillow maps each output pixel back: source = centre + R(-angle)(out - moved) / zoom
+    a, b = np.cos(angle) / zoom, np.sin(angle) / zoom
+    c, f = CELL / 2 - a * sx - b * sy, CELL / 2 + b * sx - a * sy
+    image = Image.fromarray(cell).transform(
+        (CELL, CELL), Image.Transform.AFFINE, (a, b, c, -b, a, f), Image.Resampling.BILINEAR
+    )
+    thickness = rng.uniform(*THICKNESS)
+    kernel = ImageFilter.MaxFilter(3) if thickness > 0 else ImageFilter.MinFilter(3)
+    image = Image.blend(image, image.filter(kernel), abs(thickness))
+    bright = np.asarray(image, np.float32) * rng.uniform(*CONTRAST)
+    return bright.clip(0, 255).round().astype(np.uint8)
+
+
+def make_strips(
+    queries: list[str],
+    source: Source,
+    rng: np.random.Generator,
+    paddings: tuple[str, ...] = ("right", "left"),
+    augment: bool = False,
+    data_dir: Path | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Strips ``uint8 [n, 28, 140]`` of ``queries`` and the texts they show, blank-padded to 5.
+
+    Each strip's padding is drawn from ``paddings`` (see :func:`training.arithmetic.pad`), each
+    digit from the MNIST ``source`` images of its class, each operator from the ``source`` family.
+    ``augment`` distorts every non-blank cell (see :func:`distort`); meant for training strips.
+    """
+    sides = rng.integers(len(paddings), size=len(queries))
+    texts = [ar.pad(q, ar.QUERY_LEN, paddings[i]) for q, i in zip(queries, sides, strict=True)]
+    chars = np.array([list(t) for t in texts], dtype="<U1").reshape(len(texts), ar.QUERY_LEN)
+    if not set(chars.flat) <= set(ar.SYMBOLS):
+        raise ValueError(f"queries may only hold {ar.SYMBOLS!r} and be at most 5 long")
+    cells = np.zeros((*chars.shape, CELL, CELL), np.uint8)
+    images, by_class = mnist_by_class(source, data_dir)
+    for digit in range(10):
+        where = chars == str(digit)
+        cells[where] = images[rng.choice(by_class[digit], size=int(where.sum()))]
+    operators = (chars == "+") | (chars == "-")
+    cells[operators] = glyphs.draw_many("".join(chars[operators]), rng, family=source)
+    if augment:
+        ink = chars != ar.BLANK
+        cells[ink] = [distort(cell, rng) for cell in cells[ink]]
+    return cells.transpose(0, 2, 1, 3).reshape(len(texts), CELL, ar.QUERY_LEN * CELL), texts
