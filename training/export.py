@@ -60,7 +60,9 @@ def code_version() -> dict:
         done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else None
 
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    # Build outputs (exported/, reports/) are not code: writing them must not mark the build dirty.
+    changes = git("status", "--porcelain", "--", ".", ":!exported", ":!reports")
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changes)}
 
 
 def write_card(folder: Path, card: dict) -> dict:
