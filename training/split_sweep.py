@@ -69,14 +69,25 @@ def plot(results: list[dict], path: Path) -> None:
     fig, (curves, finals) = plt.subplots(1, 2, figsize=(13, 5))
     archs = sorted({r["arch"] for r in results})
     styles = dict(zip(archs, ["--", "-", ":"], strict=False))
+    ratios = sorted({r["train_fraction"] for r in results})
+    colours = dict(
+        zip(ratios, plt.cm.viridis([i / len(ratios) for i in range(len(ratios))]), strict=True)
+    )
     for r in results:
         points = [(h["epoch"], h["exact_match"]) for h in r["history"] if "exact_match" in h]
         curves.plot(
             *zip(*points, strict=True),
             styles[r["arch"]],
+            color=colours[r["train_fraction"]],
             label=f"{r['arch']} {r['train_fraction']:.0%}",
         )
-    curves.set(xscale="log", xlabel="epoch", ylabel="held-out exact match (sample)", ylim=(0, 1))
+    curve_size = results[0]["config"]["curve_queries"]
+    curves.set(
+        xscale="log",
+        xlabel="epoch",
+        ylim=(0, 1),
+        ylabel=f"exact match on {curve_size or 'all'} held-out queries",
+    )
     curves.legend(fontsize=7, ncol=2)
     for arch in archs:
         runs = sorted((r for r in results if r["arch"] == arch), key=lambda r: r["train_fraction"])
@@ -84,12 +95,13 @@ def plot(results: list[dict], path: Path) -> None:
             [r["train_fraction"] for r in runs],
             [r["final"]["exact_match"] for r in runs],
             "o" + styles[arch],
+            color="k",
             label=arch,
         )
-    finals.plot(list(STUDY), list(STUDY.values()), "k^", label="study (Fig. 11)")
+    finals.plot(list(STUDY), list(STUDY.values()), "r^", label="study (Fig. 11)")
     finals.set(
         xlabel="share of the 20,000 queries trained on",
-        ylabel="held-out exact match (all)",
+        ylabel="exact match on every held-out query",
         ylim=(0, 1.01),
     )
     finals.legend()
