@@ -2,6 +2,8 @@
 
 python -m training text2text              # train, export exported/text2text/ (ONNX + card)
 python -m training split-sweep            # reports/split_sweep.{md,png,json}
+python -m training image2text             # train, export exported/image2text/ (ONNX + card)
+python -m training image2text-report      # reports/image2text.{md,png,json}
 python -m training <command> --dry-run    # a few batches, written to a temporary folder
 """
 
@@ -13,7 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from training.export import REPO
+from training.image2text import Config as ImageConfig
 from training.text2text import Config
+
+DRY_RUN_STRIPS = {"eval_strips": 40, "unseen_strips": 20}  # held-out strips of a --dry-run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,6 +46,25 @@ def main(argv: list[str] | None = None) -> None:
     sweep.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
     sweep.add_argument("--dry-run", action="store_true", help="two ratios, 4 steps each")
 
+    i2t = commands.add_parser("image2text", help="train the strip reader (ours) and export it")
+    i2t.add_argument("--epochs", type=int, default=ImageConfig.epochs)
+    i2t.add_argument("--train-fraction", type=float, default=ImageConfig.train_fraction)
+    i2t.add_argument("--seed", type=int, default=0)
+    i2t.add_argument(
+        "--out", type=Path, help="default: exported/image2text (a temp folder with --dry-run)"
+    )
+    i2t.add_argument(
+        "--dry-run", action="store_true", help="2 epochs of 2 batches, 40 held-out strips"
+    )
+
+    report = commands.add_parser(
+        "image2text-report", help="baselines vs ours vs classify-then-compute on strips"
+    )
+    report.add_argument("--epochs", type=int, default=10, help="epochs of every run")
+    report.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each")
+    report.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
+    report.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches per run")
+
     args = parser.parse_args(argv)
     command = "python -m training " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.out is None and args.dry_run:
@@ -57,6 +81,32 @@ def main(argv: list[str] | None = None) -> None:
         out = args.out or REPO / "exported" / "text2text"
         card = build(config, out, command, max_batches=2 if args.dry_run else None)
         print(f"exported {out}: held-out exact match {card['metrics']['exact_match']:.4f}")
+    elif args.command == "image2text":
+        from training.build_image2text import build as build_image2text
+
+        config = ImageConfig(epochs=args.epochs, train_fraction=args.train_fraction, seed=args.seed)
+        if args.dry_run:
+            config = replace(config, epochs=2, **DRY_RUN_STRIPS)
+        out = args.out or REPO / "exported" / "image2text"
+        card = build_image2text(config, out, command, max_batches=2 if args.dry_run else None)
+        metrics = card["metrics"]
+        print(
+            f"exported {out}: held-out answer exact match {metrics['answer_exact_match']:.4f}, "
+            f"expression {metrics['expression_exact_match']:.4f}"
+        )
+    elif args.command == "image2text-report":
+        from training import image_report
+
+        epochs, out = args.epochs, args.out or REPO / "reports"
+        strips = {}
+        if args.dry_run:
+            epochs, strips = 2, DRY_RUN_STRIPS
+        results = image_report.run(
+            epochs, args.jobs, max_batches=2 if args.dry_run else None, **strips
+        )
+        image_report.write_report(results, out, command)
+        print(image_report.table(results, command))
+        print(f"wrote {out}/image2text.md, .png, .json")
     else:
         from training import split_sweep
 

@@ -3,25 +3,12 @@
 import time
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
 import torch
 
 from training import arithmetic as ar
-from training.export import export_onnx, write_card
+from training.export import export_onnx, parity, training_record, write_card
 from training.seq2seq import WithSoftmax, count_parameters
 from training.text2text import Config, fit
-
-
-def parity(model: torch.nn.Module, onnx_path: Path, queries: list[str]) -> float:
-    """Largest absolute difference between torch and onnxruntime probabilities on ``queries``."""
-    x = ar.encode(queries, ar.QUERY_LEN)
-    with torch.no_grad():
-        expected = WithSoftmax(model).eval()(torch.from_numpy(x)).numpy()
-    got = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(
-        None, {"query": x}
-    )[0]
-    return float(np.abs(expected - got).max())
 
 
 def build(config: Config, out: Path, command: str, max_batches: int | None = None) -> dict:
@@ -52,17 +39,15 @@ def build(config: Config, out: Path, command: str, max_batches: int | None = Non
                 "held_out_sha256": ar.fingerprint(test_q),
             },
         },
-        "training": {
-            "command": command,
-            "config": config.to_dict(),
-            "seconds": round(seconds, 1),
-            "torch": torch.__version__,
-            "final_loss": history[-1]["loss"],
-        },
+        "training": training_record(command, config.to_dict(), seconds, history),
         "metrics": {
             **final,
             "held_out_queries": len(test_q),
-            "onnx_parity_max_abs_diff": parity(model, out / "model.onnx", test_q[:512]),
+            "onnx_parity_max_abs_diff": parity(
+                WithSoftmax(model),
+                out / "model.onnx",
+                {"query": ar.encode(test_q[:512], ar.QUERY_LEN)},
+            ),
         },
     }
     return write_card(out, card)

@@ -6,7 +6,9 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import onnx
+import onnxruntime as ort
 import torch
 from torch import nn
 
@@ -34,6 +36,28 @@ def export_onnx(
         dynamic_shapes={name: {0: batch} for name in example},
         verbose=False,
     )
+
+
+def parity(module: nn.Module, path: Path, inputs: dict[str, np.ndarray]) -> float:
+    """Largest absolute difference between ``module`` in torch and its ONNX file, any output."""
+    with torch.no_grad():
+        expected = module.eval()(**{name: torch.from_numpy(v) for name, v in inputs.items()})
+    if isinstance(expected, torch.Tensor):
+        expected = (expected,)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, inputs)
+    return max(float(np.abs(e.numpy() - g).max()) for e, g in zip(expected, got, strict=True))
+
+
+def training_record(command: str, config: dict, seconds: float, history: list[dict]) -> dict:
+    """The card's ``training`` section: how to rebuild the model, and what the build cost."""
+    return {
+        "command": command,
+        "config": config,
+        "seconds": round(seconds, 1),
+        "torch": torch.__version__,
+        "final_loss": history[-1]["loss"],
+    }
 
 
 def io_spec(path: Path) -> tuple[list[dict], list[dict]]:

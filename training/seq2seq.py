@@ -1,7 +1,8 @@
 """Recurrent encoder-decoders for text-to-text arithmetic.
 
 Both models take one-hot queries ``[batch, 5, 13]`` and return logits ``[batch, 3, 13]``; the export
-wrapper adds the softmax, so the ONNX output is probabilities.
+wrapper adds the softmax, so the ONNX output is probabilities. ``in_features`` lets the image models
+(:mod:`training.strip_models`) feed them a feature vector per cell instead of a one-hot symbol.
 """
 
 import torch
@@ -11,10 +12,16 @@ from torch import nn
 class Baseline(nn.Module):
     """The study's model: LSTM encoder -> last state repeated 3 times -> LSTM decoder -> dense."""
 
-    def __init__(self, n_symbols: int = 13, answer_len: int = 3, hidden: int = 256):
+    def __init__(
+        self,
+        n_symbols: int = 13,
+        answer_len: int = 3,
+        hidden: int = 256,
+        in_features: int | None = None,
+    ):
         super().__init__()
         self.answer_len = answer_len
-        self.encoder = nn.LSTM(n_symbols, hidden, batch_first=True)
+        self.encoder = nn.LSTM(in_features or n_symbols, hidden, batch_first=True)
         self.decoder = nn.LSTM(hidden, hidden, batch_first=True)
         self.head = nn.Linear(hidden, n_symbols)
 
@@ -43,10 +50,11 @@ class Attention(nn.Module):
         dropout: float = 0.3,
         heads: int = 8,
         reverse: bool = True,
+        in_features: int | None = None,
     ):
         super().__init__()
         self.answer_len, self.reverse = answer_len, reverse
-        self.embed = nn.Linear(n_symbols, embed, bias=False)
+        self.embed = nn.Linear(in_features or n_symbols, embed, bias=False)
         self.encoder = nn.LSTM(embed, hidden, batch_first=True, bidirectional=True)
         self.bridge = nn.Linear(2 * hidden, 2 * hidden)
         self.steps = nn.Parameter(torch.randn(answer_len, embed) * 0.1)

@@ -1,15 +1,14 @@
 """Training and evaluation of a text-to-text arithmetic model on a split of the 20,000 queries."""
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from training import arithmetic as ar
+from training.loop import train
 from training.seq2seq import ARCHITECTURES
 
 
@@ -85,47 +84,28 @@ def fit(
     model = ARCHITECTURES[config.arch](
         n_symbols=len(ar.SYMBOLS), answer_len=ar.ANSWER_LEN, **config.model
     )
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
     steps_per_epoch = -(-len(x) // config.batch_size)
     if max_batches is not None:
         steps_per_epoch = min(steps_per_epoch, max_batches)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
-    )
-    loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(config.seed)
-    history = []
-    bar = tqdm(
-        range(1, config.epochs + 1),
-        desc=f"{config.arch} {config.train_fraction:.0%}",
-        disable=not progress,
-        unit="epoch",
-    )
-    for epoch in bar:
-        model.train()
-        started, total = time.perf_counter(), 0.0
+
+    def batches(epoch: int):
         order = torch.randperm(len(x), generator=generator)
         for step in range(steps_per_epoch):
             batch = order[step * config.batch_size : (step + 1) * config.batch_size]
-            loss = loss_fn(model(x[batch]).flatten(0, 1), y[batch].flatten())
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.item()
-        record = {
-            "epoch": epoch,
-            "loss": total / steps_per_epoch,
-            "seconds": time.perf_counter() - started,
-        }
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            record.update(evaluate(model, curve_q, config))
-        history.append(record)
-        bar.set_postfix(
-            loss=f"{record['loss']:.4f}", held_out=f"{record.get('exact_match', np.nan):.4f}"
-        )
-        if on_epoch:
-            on_epoch(record)
+            yield x[batch], y[batch]
+
+    loss_fn = nn.CrossEntropyLoss()
+    history = train(
+        model,
+        config,
+        steps_per_epoch,
+        batches,
+        loss=lambda m, batch: loss_fn(m(batch[0]).flatten(0, 1), batch[1].flatten()),
+        evaluate=lambda m: evaluate(m, curve_q, config),
+        desc=f"{config.arch} {config.train_fraction:.0%}",
+        watch="exact_match",
+        progress=progress,
+        on_epoch=on_epoch,
+    )
     return model, history, evaluate(model, test_q, config)

@@ -1,0 +1,138 @@
+"""Strip readers: shapes, the cell split, metrics, a tiny fit, ONNX parity, and the CLI dry runs."""
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from training import arithmetic as ar
+from training.__main__ import main
+from training.export import export_onnx, sha256
+from training.image2text import Config, correct, draw, evaluation_sets, fit, pixels, solve
+from training.seq2seq import Attention, count_parameters
+from training.strip_models import ARCHITECTURES, Flatten, Ours, Probabilities, per_cell
+
+QUERIES = ar.all_queries()[::401]  # 50 queries, both operators
+
+
+@pytest.fixture(scope="module")
+def strips():
+    return draw(QUERIES, "test", np.random.default_rng(0), ("right", "left"), "left")
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_models_map_strips_to_logits(arch, strips):
+    model = ARCHITECTURES[arch]().eval()
+    out = model(pixels(strips.pixels[:3]))
+    shapes = {"answer": (3, 3, 13), "symbols": (3, 5, 13)}
+    assert out and {name: tuple(v.shape) for name, v in out.items()} == {
+        name: shapes[name] for name in out
+    }
+    assert ("answer" in out) == (arch != "cell-classifier")
+    assert ("symbols" in out) == (arch in ("ours", "cell-classifier"))
+
+
+def test_cells_are_read_left_to_right():
+    strip = torch.arange(5.0).repeat_interleave(28).expand(2, 1, 28, 140)
+    cells = per_cell(Flatten(), strip)
+    assert cells.shape == (2, 5, 784)
+    assert torch.equal(cells, torch.arange(5.0)[None, :, None].expand(2, 5, 784))
+
+
+def test_the_text_model_is_unchanged():
+    # The shipped text2text card says 1,061,133 parameters; in_features defaults to the symbols.
+    assert count_parameters(Attention()) == 1_061_133
+    assert Attention(in_features=128).embed.in_features == 128
+
+
+def test_solve_counts_unreadable_expressions_as_wrong():
+    assert solve("81+24") == "105" and solve("5-7") == "-2"
+    assert [solve(e) for e in ("", "8+", "+5", "1 2+3", "123+4", "5+-3", "5--3")] == [None] * 7
+
+
+class Oracle(torch.nn.Module):
+    """Answers and reads exactly what the strips show (needs no pixels)."""
+
+    def __init__(self, strips, outputs):
+        super().__init__()
+        self.logits = {
+            "answer": torch.nn.functional.one_hot(strips.answers, 13).float(),
+            "symbols": torch.nn.functional.one_hot(strips.symbols, 13).float(),
+        }
+        self.outputs = outputs
+
+    def forward(self, strip):
+        return {name: self.logits[name][: len(strip)] for name in self.outputs}
+
+
+@pytest.mark.parametrize("outputs", [("answer", "symbols"), ("symbols",), ("answer",)])
+def test_metrics_of_a_perfect_reader(strips, outputs):
+    right = correct(Oracle(strips, outputs), strips, "left")
+    assert right["answer"].all() and right["answer_symbol"].all()
+    assert ("expression" in right) == ("symbols" in outputs)
+    assert right.get("expression", np.array([True])).all()
+
+
+def test_evaluation_sets_are_padded_each_way_and_hold_unseen_queries():
+    _, unseen_q = ar.split(ar.all_queries(), 0.9, 0)
+    held_out, unseen = evaluation_sets(Config(eval_strips=40, unseen_strips=30), unseen_q)
+    assert {side: len(s) for side, s in held_out.items()} == {"right": 20, "left": 20}
+    assert all(not t.startswith(" ") for t in held_out["right"].texts)
+    assert all(not t.endswith(" ") for t in held_out["left"].texts)
+    assert len(unseen) == 30 and {t.strip() for t in unseen.texts} <= set(unseen_q)
+
+
+def test_a_tiny_fit_lowers_the_loss():
+    config = Config(epochs=3, batch_size=32, eval_strips=20, unseen_strips=10)
+    model, history, final = fit(config, progress=False, max_batches=6)
+    assert isinstance(model, Ours) and len(history) == 3
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert {"answer_exact_match", "expression_exact_match_left_padded"} <= set(final)
+    assert "unseen_queries_answer_exact_match" in final
+
+
+def test_onnx_export_of_ours_matches_torch(strips, tmp_path):
+    torch.manual_seed(0)
+    model = Probabilities(Ours()).eval()
+    x = pixels(strips.pixels).numpy()
+    path = tmp_path / "model.onnx"
+    export_onnx(model, {"strip": torch.from_numpy(x[:4])}, path, ["answer", "symbols"])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(["answer", "symbols"], {"strip": x})
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x))
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e.numpy(), atol=1e-5)
+    assert [o.shape for o in session.run(None, {"strip": x[:1]})] == [(1, 3, 13), (1, 5, 13)]
+
+
+def test_image2text_dry_run_writes_a_consistent_card(tmp_path):
+    out = tmp_path / "image2text"
+    main(["image2text", "--dry-run", "--out", str(out)])
+    card = json.loads((out / "card.json").read_text())
+    assert card["task"] == "image2text" and card["sha256"] == sha256(out / "model.onnx")
+    assert card["inputs"] == [{"name": "strip", "dtype": "float32", "shape": ["batch", 1, 28, 140]}]
+    assert [(o["name"], o["shape"]) for o in card["outputs"]] == [
+        ("answer", ["batch", 3, 13]),
+        ("symbols", ["batch", 5, 13]),
+    ]
+    assert card["cell"] == {"height": 28, "width": 28, "cells": 5}
+    assert card["polarity"] == "light on dark" and card["symbols"] == ar.SYMBOLS
+    assert card["training"]["command"] == f"python -m training image2text --dry-run --out {out}"
+    assert card["metrics"]["held_out_strips"] == card["dataset"]["strips"]["held_out"] == 40
+    assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-5
+
+
+def test_image2text_report_dry_run_writes_the_report(tmp_path):
+    main(["image2text-report", "--dry-run", "--out", str(tmp_path)])
+    table = (tmp_path / "image2text.md").read_text()
+    assert "| ours |" in table and "| classify then compute |" in table
+    assert (tmp_path / "image2text.png").read_bytes()[:4] == b"\x89PNG"
+    results = json.loads((tmp_path / "image2text.json").read_text())
+    assert {r["config"]["arch"] for r in results} == set(ARCHITECTURES)
+    assert {r["config"]["augment"] for r in results if r["config"]["arch"] == "ours"} == {
+        True,
+        False,
+    }

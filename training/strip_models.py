@@ -1,0 +1,169 @@
+"""Models that read a handwritten strip ``[batch, 1, 28, 140]`` in 0..1: five cells, light on dark.
+
+Every model returns a dict of logits: ``"answer"`` ``[batch, 3, 13]`` if it computes the answer,
+``"symbols"`` ``[batch, 5, 13]`` if it reads each cell. The study's two baselines only answer; the
+classify-then-compute reference only reads (Python does the arithmetic); ours does both, from one
+CNN shared by the five cells, so the service can return the expression it read with the answer.
+"""
+
+from itertools import pairwise
+
+import torch
+from torch import nn
+
+from training import arithmetic as ar
+from training.seq2seq import Attention, Baseline
+
+CELL = 28
+N_SYMBOLS = len(ar.SYMBOLS)
+
+
+def per_cell(net: nn.Module, strip: torch.Tensor) -> torch.Tensor:
+    """``net`` applied to each cell on its own (as TimeDistributed): ``[batch, 5, features]``."""
+    cells = strip.reshape(-1, 1, CELL, ar.QUERY_LEN, CELL).permute(0, 3, 1, 2, 4)
+    return net(cells.reshape(-1, 1, CELL, CELL)).reshape(-1, ar.QUERY_LEN, net.features)
+
+
+class Flatten(nn.Module):
+    """A cell as its 784 pixels: the study's first baseline has no image layers at all."""
+
+    features = CELL * CELL
+
+    def forward(self, cells: torch.Tensor) -> torch.Tensor:
+        return cells.flatten(1)
+
+
+class StudyConv(nn.Module):
+    """The study's per-cell convolution stack: two conv + max-pool layers, no normalisation."""
+
+    features = 32 * 5 * 5
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(1, 16, 3), nn.ReLU(), nn.MaxPool2d(2),  # 26 -> 13
+            nn.Conv2d(16, 32, 3), nn.ReLU(), nn.MaxPool2d(2),  # 11 -> 5
+            nn.Flatten(),
+        )  # fmt: skip
+
+    def forward(self, cells: torch.Tensor) -> torch.Tensor:
+        return self.layers(cells)
+
+
+class StudyRecurrent(nn.Module):
+    """The study's models: cell features -> LSTM encoder -> repeat -> LSTM decoder -> dense."""
+
+    def __init__(self, cells: nn.Module, hidden: int = 256):
+        super().__init__()
+        self.cells = cells
+        self.solver = Baseline(N_SYMBOLS, ar.ANSWER_LEN, hidden, in_features=cells.features)
+
+    def forward(self, strip: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"answer": self.solver(per_cell(self.cells, strip))}
+
+
+class StudyFlat(StudyRecurrent):
+    """The study's first baseline: each cell's 784 pixels are one time step."""
+
+    def __init__(self, hidden: int = 256):
+        super().__init__(Flatten(), hidden)
+
+
+class StudyConvLSTM(StudyRecurrent):
+    """The study's convolutional-recurrent baseline."""
+
+    def __init__(self, hidden: int = 256):
+        super().__init__(StudyConv(), hidden)
+
+
+def block(inputs: int, outputs: int) -> nn.Sequential:
+    """Conv 3x3 -> BatchNorm -> ReLU -> 2x2 max-pool: halves the cell's side."""
+    return nn.Sequential(
+        nn.Conv2d(inputs, outputs, 3, padding=1, bias=False),
+        nn.BatchNorm2d(outputs),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class CellNet(nn.Module):
+    """A small CNN for one 28x28 cell: three conv blocks (28 -> 14 -> 7 -> 3), a dense layer."""
+
+    def __init__(
+        self,
+        channels: tuple[int, int, int] = (16, 32, 64),
+        features: int = 128,
+        dropout: float = 0.25,
+    ):
+        super().__init__()
+        self.features = features
+        self.layers = nn.Sequential(
+            *(block(a, b) for a, b in pairwise((1, *channels))),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(channels[-1] * 3 * 3, features),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, cells: torch.Tensor) -> torch.Tensor:
+        return self.layers(cells)
+
+
+class CellClassifier(nn.Module):
+    """The study's suggestion: read each cell's symbol (blank included); the caller computes."""
+
+    def __init__(self, channels: tuple[int, int, int] = (16, 32, 64), features: int = 128):
+        super().__init__()
+        self.cells = CellNet(channels, features)
+        self.head = nn.Linear(features, N_SYMBOLS)
+
+    def read(self, strip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-cell features ``[batch, 5, features]`` and symbol logits ``[batch, 5, 13]``."""
+        features = per_cell(self.cells, strip)
+        return features, self.head(features)
+
+    def forward(self, strip: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"symbols": self.read(strip)[1]}
+
+
+class Ours(nn.Module):
+    """A cell classifier whose features also feed the attention seq2seq of the text model.
+
+    Both outputs come from one shared CNN: the symbol head is trained on each cell's label, the
+    answer from the recurrent encoder-decoder over the five cells' features.
+    """
+
+    def __init__(
+        self,
+        channels: tuple[int, int, int] = (16, 32, 64),
+        features: int = 128,
+        solver: dict | None = None,
+    ):
+        super().__init__()
+        self.reader = CellClassifier(channels, features)
+        self.solver = Attention(N_SYMBOLS, ar.ANSWER_LEN, in_features=features, **(solver or {}))
+
+    def forward(self, strip: torch.Tensor) -> dict[str, torch.Tensor]:
+        features, symbols = self.reader.read(strip)
+        return {"answer": self.solver(features), "symbols": symbols}
+
+
+ARCHITECTURES = {
+    "study-flat": StudyFlat,
+    "study-convlstm": StudyConvLSTM,
+    "ours": Ours,
+    "cell-classifier": CellClassifier,
+}
+
+
+class Probabilities(nn.Module):
+    """The exported form of ours: ``strip`` in, softmax ``answer`` and ``symbols`` out."""
+
+    def __init__(self, model: Ours):
+        super().__init__()
+        self.model = model
+
+    def forward(self, strip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(strip)
+        return out["answer"].softmax(dim=-1), out["symbols"].softmax(dim=-1)
