@@ -6,7 +6,6 @@ All see the same fresh training strips each epoch and are scored on the same hel
 test digits, unseen operator family). Runs go side by side, one thread each.
 """
 
-import json
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from training.image2text import Config, fit  # noqa: E402
+from training.report_files import save_report  # noqa: E402
 from training.seq2seq import count_parameters  # noqa: E402
 
 RUNS = {
@@ -112,9 +112,4 @@ def table(results: list[dict], command: str) -> str:
 
 
 def write_report(results: list[dict], out: Path, command: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "image2text.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "image2text.md").write_text(
-        table(results, command) + "\n![accuracy per epoch](image2text.png)\n"
-    )
-    plot(results, out / "image2text.png")
+    save_report(out, "image2text", results, table(results, command), plot)

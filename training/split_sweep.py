@@ -5,7 +5,6 @@ are written in the table. Curves are measured on a fixed sample of held-out quer
 table's final figures on every held-out query. Runs go side by side, one thread each.
 """
 
-import json
 import math
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -19,6 +18,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from training import arithmetic as ar  # noqa: E402
+from training.report_files import save_report  # noqa: E402
 from training.text2text import Config, fit  # noqa: E402
 
 RATIOS = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
@@ -133,9 +133,4 @@ def table(results: list[dict], steps: int) -> str:
 
 
 def write_report(results: list[dict], out: Path, steps: int) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "split_sweep.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "split_sweep.md").write_text(
-        table(results, steps) + "\n![split sweep](split_sweep.png)\n"
-    )
-    plot(results, out / "split_sweep.png")
+    save_report(out, "split_sweep", results, table(results, steps), plot)
