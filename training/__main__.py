@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     report = commands.add_parser(
         "image2text-report", help="baselines vs ours vs classify-then-compute on strips"
     )
-    report.add_argument("--epochs", type=int, default=10, help="epochs of every run")
+    report.add_argument("--epochs", type=int, default=12, help="epochs of every run")
     report.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each")
     report.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
     report.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches per run")

@@ -37,8 +37,8 @@ class Config:
     train_fraction: float = 0.9
     split_seed: int = 0
     seed: int = 0
-    epochs: int = 10
-    batch_size: int = 64
+    epochs: int = 24  # the answer lags the reading: it is limited by optimiser steps, and
+    batch_size: int = 32  # 32 gives twice the steps of 64 at the same seconds per epoch on CPU
     lr: float = 3e-3
     weight_decay: float = 0.05
     paddings: tuple[str, ...] = ("right", "left")
