@@ -108,6 +108,10 @@ class TextCodec:
         return np.eye(len(self.symbols), dtype=np.float32)[ids]
 
     def decode(self, probs: np.ndarray) -> list[str]:
-        """Argmax symbol per position, joined, blanks stripped ("105", "-48", "7")."""
-        table = np.array(list(self.symbols))
-        return ["".join(row).strip(BLANK) for row in table[probs.argmax(axis=-1)]]
+        return spell(self.symbols, probs)
+
+
+def spell(symbols: str, probs: np.ndarray) -> list[str]:
+    """Argmax symbol per position, joined, blanks stripped ("105", "-48", "7")."""
+    table = np.array(list(symbols))
+    return ["".join(row).strip(BLANK) for row in table[probs.argmax(axis=-1)]]

@@ -16,6 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from service.arithmetic import TextCodec
+from service.images import StripShape
 
 REQUIRED_FIELDS = ("name", "task", "onnx", "sha256", "inputs", "outputs")
 # onnxruntime's type strings, spelled as the card (numpy) spells them.
@@ -67,7 +68,19 @@ def _check_text2text(card: dict[str, Any]) -> None:
     _expect("outputs[0].shape", card["outputs"][0]["shape"], codec.output_shape())
 
 
-TASK_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {"text2text": _check_text2text}
+def _check_image2text(card: dict[str, Any]) -> None:
+    width, height = StripShape.from_card(card).size
+    n_symbols, specs = len(card["symbols"]), {s["name"]: s["shape"] for s in card["outputs"]}
+    _expect("inputs[0].shape", card["inputs"][0]["shape"], ["batch", 1, height, width])
+    _expect("outputs", sorted(specs), ["answer", "symbols"])
+    _expect("outputs answer shape", specs["answer"], ["batch", card["answer_length"], n_symbols])
+    _expect("outputs symbols shape", specs["symbols"], ["batch", card["query_length"], n_symbols])
+
+
+TASK_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "text2text": _check_text2text,
+    "image2text": _check_image2text,
+}
 
 
 def session_options(intra_op_threads: int) -> ort.SessionOptions:

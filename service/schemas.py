@@ -105,6 +105,15 @@ class SolveTextBatchResponse(BaseModel):
     model: str
 
 
+class SolveImageResponse(BaseModel):
+    answer: str
+    expression: str = Field(
+        description="the symbols the model read in the cells, padding blanks stripped; may not be "
+        "a valid query if the handwriting is not one"
+    )
+    model: str
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entry documenting `codes` with the string-detail error body."""
     return {code: {"model": ErrorResponse} for code in codes}

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
     max_batch: int = Field(default=4096, ge=1)
     max_query_chars: int = Field(default=64, ge=5)
+    max_image_side: int = Field(default=2048, ge=28)
     # Measured on the 2-core dev machine with the shipped text2text model (medians, interleaved
     # rounds, machine busy with training): 1 thread beat 2 and 0 (= all cores) at batch 1
     # (0.24 ms vs 0.45 ms) and at batch 4096 (255 ms vs 350 ms). One thread per session also

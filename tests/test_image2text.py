@@ -6,6 +6,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from PIL import Image
 
 from training import arithmetic as ar
 from training.__main__ import main
@@ -136,3 +137,14 @@ def test_image2text_report_dry_run_writes_the_report(tmp_path):
         True,
         False,
     }
+
+
+def test_strip_command_draws_a_query_for_the_service(tmp_path):
+    main(["strip", "81+24", "--out", str(tmp_path / "a.png"), "--dark-on-light"])
+    main(["strip", "7-19", "--out", str(tmp_path / "b.png"), "--padding", "left", "--seed", "3"])
+    a, b = (np.asarray(Image.open(tmp_path / f"{n}.png")) for n in "ab")
+    assert a.shape == b.shape == (28, 140)
+    assert np.median(a) == 255 and np.median(b) == 0  # paper white, or MNIST black
+    assert not b[:, :28].any() and b[:, 28:].any()  # left padding: the first cell is blank
+    with pytest.raises(SystemExit, match="not A\\+B"):
+        main(["strip", "810+2", "--out", str(tmp_path / "c.png")])

@@ -4,6 +4,7 @@ python -m training text2text              # train, export exported/text2text/ (O
 python -m training split-sweep            # reports/split_sweep.{md,png,json}
 python -m training image2text             # train, export exported/image2text/ (ONNX + card)
 python -m training image2text-report      # reports/image2text.{md,png,json}
+python -m training strip 81+24 --out s.png  # a handwritten strip to send to POST /solve/image
 python -m training <command> --dry-run    # a few batches, written to a temporary folder
 """
 
@@ -15,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from training.export import REPO
+from training.image2text import QUERY
 from training.image2text import Config as ImageConfig
 from training.text2text import Config
 
@@ -65,12 +67,27 @@ def main(argv: list[str] | None = None) -> None:
     report.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
     report.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches per run")
 
+    strip = commands.add_parser("strip", help="draw a query as a handwritten strip (PNG)")
+    strip.add_argument("query", help="e.g. 81+24 (at most 5 symbols)")
+    strip.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    strip.add_argument(
+        "--source",
+        choices=["test", "train"],
+        default="test",
+        help="MNIST test digits and held-out operators, or the training ones",
+    )
+    strip.add_argument("--padding", choices=["right", "left"], default="right")
+    strip.add_argument("--seed", type=int, default=0, help="picks the digit images and strokes")
+    strip.add_argument("--dark-on-light", action="store_true", help="as if written on paper")
+
     args = parser.parse_args(argv)
     command = "python -m training " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.out is None and args.dry_run:
         args.out = Path(tempfile.mkdtemp(prefix="genseq-dry-run-")) / args.command
 
-    if args.command == "text2text":
+    if args.command == "strip":
+        write_strip(args)
+    elif args.command == "text2text":
         from training.build_text2text import build
 
         config = Config(
@@ -123,6 +140,20 @@ def main(argv: list[str] | None = None) -> None:
         split_sweep.write_report(results, out, steps)
         print(split_sweep.table(results, steps))
         print(f"wrote {out}/split_sweep.md, .png, .json")
+
+
+def write_strip(args: argparse.Namespace) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from training.strips import make_strips
+
+    if not QUERY.fullmatch(args.query):
+        raise SystemExit(f"strip: {args.query!r} is not A+B or A-B with 0 <= A, B <= 99")
+    rng = np.random.default_rng(args.seed)
+    pixels, texts = make_strips([args.query], args.source, rng, (args.padding,))
+    Image.fromarray(255 - pixels[0] if args.dark_on_light else pixels[0]).save(args.out)
+    print(f"wrote {args.out}: {texts[0]!r} in handwriting ({args.source} digits and operators)")
 
 
 if __name__ == "__main__":

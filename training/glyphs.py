@@ -39,13 +39,13 @@ class Family:
 
 FAMILIES = {
     "train": Family(
-        width=(2.0, 3.2),
-        length=(11.0, 20.0),
-        rotation=(-10.0, 10.0),
-        bend=(-0.12, 0.12),
-        cross=0.12,
-        slant=8.0,
-        jitter=1.5,
+        width=(1.8, 3.8),
+        length=(10.0, 20.0),
+        rotation=(-20.0, 20.0),
+        bend=(-0.18, 0.18),
+        cross=0.22,
+        slant=15.0,
+        jitter=2.0,
         blur=(0.3, 0.7),
         gain=(0.9, 1.4),
         tremor=0.0,

@@ -1,7 +1,8 @@
 """The study's image comparison (its Figures 12-13, Tables 2-3), reproduced on handwritten strips.
 
-Five runs on the same data pipeline and epochs: the study's two baselines (trained as the study did,
-without weight decay), ours with and without augmentation, and the classify-then-compute reference.
+Six runs on the same data pipeline and epochs: the study's two baselines (trained as the study did,
+without weight decay), the classify-then-compute reference, ours, and two ablations of ours: no
+augmentation, and its solver reading the CNN's features instead of the cells' symbol probabilities.
 All see the same fresh training strips each epoch and are scored on the same held-out strips (MNIST
 test digits, unseen operator family). Runs go side by side, one thread each.
 """
@@ -28,6 +29,7 @@ RUNS = {
     "classify then compute": Config(arch="cell-classifier"),
     "ours": Config(),
     "ours, no augmentation": Config(augment=False),
+    "ours, solver on CNN features": Config(model={"from_symbols": False}),
 }
 STUDY = "about 0.55 on validation data after 200 epochs"
 

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from service.api import health, metrics, models, solve
+from service.api import health, metrics, models, solve, solve_image
 
 router = APIRouter()
-for module in (health, models, metrics, solve):
+for module in (health, models, metrics, solve, solve_image):
     router.include_router(module.router)

@@ -34,14 +34,21 @@ async def require_json(request: Request) -> None:
     """
     if not await request.body():
         return
-    header = Message()
-    header["content-type"] = request.headers.get("content-type", "")
-    subtype = header.get_content_subtype()
-    if header.get_content_maintype() != "application" or not (
-        subtype == "json" or subtype.endswith("+json")
+    kind = media_type(request)
+    if not (
+        kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
     ):
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             f"Content-Type {request.headers.get('content-type')!r} is not supported; "
             "send the body as JSON with Content-Type: application/json",
         )
+
+
+def media_type(request: Request) -> str:
+    """The Content-Type without parameters, lower case ("" if there is none)."""
+    if "content-type" not in request.headers:
+        return ""
+    header = Message()
+    header["content-type"] = request.headers["content-type"]
+    return header.get_content_type()

@@ -1,0 +1,112 @@
+"""Uploads to model input: decode, check, convert to gray, resize, put strokes light on dark.
+
+Users send strips drawn many ways (a phone photo, a canvas export, a scan), so everything a model
+needs is normalised here, and everything it cannot use is refused with a reason (an ImageError,
+which the route turns into a 422) before any pixel is decoded where possible.
+"""
+
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+FORMATS = ("PNG", "JPEG")
+MEDIA_TYPES = ("image/png", "image/jpeg")
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I")  # Pillow's modes for 16-bit grayscale PNGs
+_MIN_CONTRAST = 0.1  # a strip whose strokes differ from its background by less is blank
+
+
+class ImageError(ValueError):
+    """An upload the service cannot read as the image it asked for; the message says why."""
+
+
+@dataclass(frozen=True)
+class StripShape:
+    """What the model reads: ``cells`` square cells of ``cell`` pixels side by side."""
+
+    cells: int
+    cell: int
+    aspect_tolerance: float = 0.05
+
+    @classmethod
+    def from_card(cls, card: dict[str, Any]) -> "StripShape":
+        """The strip an image2text card describes; ValueError if the card does not add up."""
+        try:
+            cell, polarity = card["cell"], card["polarity"]
+            shape = cls(cells=cell["cells"], cell=cell["height"])
+            square = cell["width"] == cell["height"]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"image card field missing or malformed: {exc}") from exc
+        if not square or polarity != "light on dark":
+            raise ValueError(f"cells must be square and light on dark, not {cell} {polarity!r}")
+        return shape
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.cells * self.cell, self.cell
+
+    def describe(self, max_side: int) -> str:
+        width, height = self.size
+        return (
+            f"send a PNG or JPEG strip of {self.cells} cells, {width}x{height} pixels or any size "
+            f"of aspect {self.cells}:1 (within {self.aspect_tolerance:.0%}), "
+            f"at most {max_side} pixels a side"
+        )
+
+
+def read_strip(data: bytes, shape: StripShape, max_side: int) -> np.ndarray:
+    """The strip as float32 ``[height, width]`` in 0..1, strokes light on a dark background."""
+    image = open_image(data, shape, max_side)
+    gray = to_gray(image)
+    resized = np.asarray(Image.fromarray(gray, "F").resize(shape.size, Image.Resampling.BOX))
+    return light_on_dark(resized)
+
+
+def open_image(data: bytes, shape: StripShape, max_side: int) -> Image.Image:
+    """Decode ``data``, after checking from the header alone that its size is one we accept."""
+    allowed = shape.describe(max_side)
+    if not data:
+        raise ImageError(f"the image is empty (0 bytes); {allowed}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"the body is not a PNG or JPEG image; {allowed}") from None
+    width, height = image.size
+    if max(width, height) > max_side or min(width, height) < 1:
+        raise ImageError(f"the image is {width}x{height} pixels; {allowed}")
+    ratio = width / height
+    if abs(ratio / shape.cells - 1) > shape.aspect_tolerance:
+        raise ImageError(f"the image is {width}x{height} pixels, aspect {ratio:.2f}:1; {allowed}")
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as exc:  # what Pillow raises for damaged files
+        raise ImageError(f"the {image.format} image is corrupt or truncated ({exc})") from None
+    return image
+
+
+def to_gray(image: Image.Image) -> np.ndarray:
+    """Luminance as float32 in 0..1. Transparent pixels count as white paper behind the strokes."""
+    if image.mode in _SIXTEEN_BIT:  # Pillow's own conversion to "L" clips these instead of scaling
+        return np.asarray(image, dtype=np.float32) / 65535
+    if image.mode in ("LA", "PA", "RGBA") or "transparency" in image.info:
+        paper = Image.new("RGBA", image.size, "white")
+        image = Image.alpha_composite(paper, image.convert("RGBA"))
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255
+
+
+def light_on_dark(gray: np.ndarray) -> np.ndarray:
+    """Invert dark-on-light strips, then stretch so the background is 0 and the strongest stroke 1.
+
+    The background is the median pixel: strokes cover well under half of any strip.
+    """
+    if np.median(gray) > 0.5:
+        gray = 1 - gray
+    background, peak = float(np.median(gray)), float(gray.max())
+    if peak - background < _MIN_CONTRAST:
+        return np.zeros_like(gray)
+    return np.clip((gray - background) / (peak - background), 0, 1)
