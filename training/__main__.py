@@ -5,6 +5,7 @@ python -m training split-sweep            # reports/split_sweep.{md,png,json}
 python -m training image2text             # train, export exported/image2text/ (ONNX + card)
 python -m training image2text-report      # reports/image2text.{md,png,json}
 python -m training strip 81+24 --out s.png  # a handwritten strip to send to POST /solve/image
+python -m training judge                  # the glyph judge that grades handwriting: reports/judge/
 python -m training <command> --dry-run    # a few batches, written to a temporary folder
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from training.export import REPO
 from training.image2text import QUERY
 from training.image2text import Config as ImageConfig
+from training.judge import Config as JudgeConfig
 from training.text2text import Config
 
 DRY_RUN_STRIPS = {"eval_strips": 40, "unseen_strips": 20}  # held-out strips of a --dry-run
@@ -80,6 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     strip.add_argument("--seed", type=int, default=0, help="picks the digit images and strokes")
     strip.add_argument("--dark-on-light", action="store_true", help="as if written on paper")
 
+    judge = commands.add_parser("judge", help="train the glyph judge (evaluation only)")
+    judge.add_argument("--epochs", type=int, default=JudgeConfig.epochs)
+    judge.add_argument(
+        "--out", type=Path, help="default: reports/judge (a temp folder with --dry-run)"
+    )
+    judge.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches")
+
     args = parser.parse_args(argv)
     command = "python -m training " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.out is None and args.dry_run:
@@ -87,6 +96,13 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "strip":
         write_strip(args)
+    elif args.command == "judge":
+        from training.judge import build as build_judge
+
+        config = JudgeConfig(epochs=1 if args.dry_run else args.epochs)
+        out = args.out or REPO / "reports" / "judge"
+        card = build_judge(config, out, command, max_batches=2 if args.dry_run else None)
+        print(f"wrote {out}: MNIST test accuracy {card['metrics']['mnist_test_accuracy']:.4f}")
     elif args.command == "text2text":
         from training.build_text2text import build
 

@@ -1,0 +1,57 @@
+"""Labelled single cells for the text-to-image task: digits, minus and blank, 28x28 uint8.
+
+An answer (``-99..198``) is written with 12 symbols: ten digits, ``-`` and the blank of an unused
+cell. Digits are MNIST images, minus signs are drawn by :mod:`training.glyphs`, blanks are black
+with, for the judge, a little sensor-like noise so "blank" means "no stroke", not "exactly zero".
+"""
+
+import numpy as np
+
+from training import glyphs
+from training.mnist import load_mnist
+from training.strips import Source
+
+CELL_SYMBOLS = "0123456789- "
+MINUS, BLANK = CELL_SYMBOLS.index("-"), CELL_SYMBOLS.index(" ")
+
+
+def minus_cells(n: int, rng: np.random.Generator, families: tuple[str, ...]) -> np.ndarray:
+    """``n`` minus glyphs, each drawn by a family picked at random from ``families``."""
+    picks = rng.integers(len(families), size=n)
+    out = np.zeros((n, glyphs.SIZE, glyphs.SIZE), np.uint8)
+    for i, family in enumerate(families):
+        where = np.flatnonzero(picks == i)
+        out[where] = glyphs.draw_many("-" * len(where), rng, family)
+    return out
+
+
+def blank_cells(n: int, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """``n`` black cells with Gaussian noise of up to ``noise`` (0..255 scale), clipped at 0."""
+    sigma = rng.uniform(0, noise, size=(n, 1, 1))
+    pixels = np.abs(rng.normal(0, 1, (n, glyphs.SIZE, glyphs.SIZE))) * sigma
+    return pixels.clip(0, 255).round().astype(np.uint8)
+
+
+def labelled_cells(
+    source: Source,
+    rng: np.random.Generator,
+    extra: int,
+    minus_families: tuple[str, ...] = ("train", "test"),
+    blank_noise: float = 6.0,
+    shuffle: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every MNIST ``source`` digit, then ``extra`` minus and ``extra`` blank cells (or shuffled).
+
+    Returns ``uint8 [n, 28, 28]`` cells and ``int64 [n]`` labels indexing :data:`CELL_SYMBOLS`.
+    """
+    digits, labels = load_mnist(source)
+    cells = np.concatenate(
+        [digits, minus_cells(extra, rng, minus_families), blank_cells(extra, rng, blank_noise)]
+    )
+    targets = np.concatenate(
+        [labels.astype(np.int64), np.full(extra, MINUS), np.full(extra, BLANK)]
+    )
+    if not shuffle:
+        return cells, targets
+    order = rng.permutation(len(cells))
+    return cells[order], targets[order]
