@@ -77,9 +77,28 @@ def _check_image2text(card: dict[str, Any]) -> None:
     _expect("outputs symbols shape", specs["symbols"], ["batch", card["query_length"], n_symbols])
 
 
+def _check_text2image(card: dict[str, Any]) -> None:
+    codec = TextCodec.from_card(card)
+    width, height = card["cell"]["width"] * card["cell"]["cells"], card["cell"]["height"]
+    inputs = {s["name"]: s["shape"] for s in card["inputs"]}
+    outputs = {s["name"]: s["shape"] for s in card["outputs"]}
+    _expect(
+        "inputs",
+        inputs,
+        {"query": codec.input_shape(), "style": ["batch", card["style"]["latent"]]},
+    )
+    _expect(
+        "outputs",
+        outputs,
+        {"image": ["batch", 1, height, width], "cells": ["batch", card["cell"]["cells"]]},
+    )
+    _expect("cell_symbols length", len(card["cell_symbols"]), 12)
+
+
 TASK_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "text2text": _check_text2text,
     "image2text": _check_image2text,
+    "text2image": _check_text2image,
 }
 
 

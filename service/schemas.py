@@ -114,6 +114,19 @@ class SolveImageResponse(BaseModel):
     model: str
 
 
+class RenderResponse(BaseModel):
+    """`GET /render?format=json`: the PNG inline, with what the model wrote."""
+
+    query: str = Field(description="the query in canonical form")
+    written: str = Field(description="the characters the model drew, left to right")
+    seed: int
+    scale: int
+    width: int
+    height: int
+    model: str
+    png: str = Field(description="the PNG, base64-encoded (use as data:image/png;base64,...)")
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entry documenting `codes` with the string-detail error body."""
     return {code: {"model": ErrorResponse} for code in codes}

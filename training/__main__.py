@@ -6,6 +6,8 @@ python -m training image2text             # train, export exported/image2text/ (
 python -m training image2text-report      # reports/image2text.{md,png,json}
 python -m training strip 81+24 --out s.png  # a handwritten strip to send to POST /solve/image
 python -m training judge                  # the glyph judge that grades handwriting: reports/judge/
+python -m training text2image             # train, export exported/text2image/ (needs the judge)
+python -m training text2image-report      # reports/text2image.{md,png,json}: baseline, GAN, cVAE
 python -m training <command> --dry-run    # a few batches, written to a temporary folder
 """
 
@@ -20,6 +22,7 @@ from training.export import REPO
 from training.image2text import QUERY
 from training.image2text import Config as ImageConfig
 from training.judge import Config as JudgeConfig
+from training.text2image import Config as WriterConfig
 from training.text2text import Config
 
 DRY_RUN_STRIPS = {"eval_strips": 40, "unseen_strips": 20}  # held-out strips of a --dry-run
@@ -89,6 +92,23 @@ def main(argv: list[str] | None = None) -> None:
     )
     judge.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches")
 
+    t2i = commands.add_parser("text2image", help="train the handwriting writer and export it")
+    t2i.add_argument("--objective", choices=["gan", "cvae"], default=WriterConfig.objective)
+    t2i.add_argument("--epochs", type=int, default=WriterConfig.epochs)
+    t2i.add_argument(
+        "--out", type=Path, help="default: exported/text2image (a temp folder with --dry-run)"
+    )
+    t2i.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches for each part")
+
+    t2i_report = commands.add_parser(
+        "text2image-report", help="the study's baseline vs ours (GAN, cVAE), graded by the judge"
+    )
+    t2i_report.add_argument("--jobs", type=int, default=2, help="parts trained side by side")
+    t2i_report.add_argument(
+        "--out", type=Path, help="default: reports/ (a temp folder with --dry-run)"
+    )
+    t2i_report.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches per part")
+
     args = parser.parse_args(argv)
     command = "python -m training " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.out is None and args.dry_run:
@@ -96,6 +116,26 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "strip":
         write_strip(args)
+    elif args.command == "text2image":
+        from training.build_text2image import build as build_text2image
+
+        config = WriterConfig(objective=args.objective, epochs=1 if args.dry_run else args.epochs)
+        out = args.out or REPO / "exported" / "text2image"
+        card = build_text2image(config, out, command, max_batches=2 if args.dry_run else None)
+        judged = card["metrics"]
+        print(
+            f"exported {out}: judged characters {judged['character_accuracy']:.4f}, "
+            f"answers {judged['answer_exact_match']:.4f}, blanks {judged['unused_cells_blank']:.4f}"
+        )
+    elif args.command == "text2image-report":
+        from training import render_report
+
+        out = args.out or REPO / "reports"
+        dry = {"epochs": 1} if args.dry_run else {}
+        results = render_report.run(args.jobs, max_batches=2 if args.dry_run else None, **dry)
+        render_report.write_report(results, out, command)
+        print(render_report.table(results, command))
+        print(f"wrote {out}/text2image.md, .png, .json")
     elif args.command == "judge":
         from training.judge import build as build_judge
 

@@ -108,7 +108,7 @@ def left_align(ids: torch.Tensor) -> torch.Tensor:
 
 
 class Renderer(nn.Module):
-    """The exported model: one-hot query ``[n, 5, 13]``, style ``[n, latent]`` -> ``[n, 1, 28, 84]``
+    """Exported: one-hot query `[n, 5, 13]` and style `[n, latent]` -> image `[n, 1, 28, 84]`.
 
     The speller answers right-aligned (each position one place value, as it learnt); the answer is
     then moved left, so unused cells are on the right and drawn blank.
@@ -119,13 +119,16 @@ class Renderer(nn.Module):
         self.speller, self.decoder = speller, decoder
         self.register_buffer("to_cell", torch.tensor(TO_CELL_CLASS), persistent=False)
 
-    def forward(self, query: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        ids = left_align(self.to_cell[self.speller(query).argmax(dim=-1)])  # [n, 3]
+    def forward(
+        self, query: torch.Tensor, style: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The image, and the class (index into CELL_SYMBOLS) each cell was drawn as: ``[n, 3]``."""
+        ids = left_align(self.to_cell[self.speller(query).argmax(dim=-1)])
         n, cells = ids.shape
         classes = nn.functional.one_hot(ids.flatten(), N_CLASSES).float()
         z = style.unsqueeze(1).expand(n, cells, -1).reshape(n * cells, -1)  # one hand per answer
         drawn = self.decoder(z, classes).view(n, cells, CELL, CELL)
-        return drawn.permute(0, 2, 1, 3).reshape(n, 1, CELL, cells * CELL)
+        return drawn.permute(0, 2, 1, 3).reshape(n, 1, CELL, cells * CELL), ids
 
 
 class StudyRenderer(nn.Module):

@@ -105,7 +105,7 @@ def evaluate(model: nn.Module, test: tuple[np.ndarray, np.ndarray], digits: int)
     }
 
 
-def test_cells(seed: int, extra: int = 1000) -> tuple[tuple[np.ndarray, np.ndarray], int]:
+def held_out_cells(seed: int, extra: int = 1000) -> tuple[tuple[np.ndarray, np.ndarray], int]:
     """MNIST test digits first, then fresh minus (test glyph family) and blank cells."""
     test = labelled_cells("test", np.random.default_rng(seed), extra, ("test",), shuffle=False)
     return test, len(test[0]) - 2 * extra
@@ -116,7 +116,7 @@ def fit(config: Config, progress: bool = True, max_batches: int | None = None):
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     cells, labels = labelled_cells("train", rng, config.extra_cells)
-    test, digits = test_cells(config.seed + 1)
+    test, digits = held_out_cells(config.seed + 1)
     n = len(cells) if max_batches is None else max_batches * config.batch_size
     steps = -(-n // config.batch_size)
     model = Judge()
@@ -157,7 +157,7 @@ def build(config: Config, out: Path, command: str, max_batches: int | None = Non
     seconds = time.perf_counter() - started
     model.eval()
     exported = Softmax(model)
-    test, _ = test_cells(config.seed + 1)
+    test, _ = held_out_cells(config.seed + 1)
     sample = as_input(test[0][::100])
     export_onnx(exported, {"cells": sample[:8]}, out / "model.onnx", ["probs"])
     card = {

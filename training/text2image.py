@@ -18,10 +18,19 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from training import arithmetic as ar
-from training.cell_models import BLANK_CLASS, CELL, N_CLASSES, CellCritic, CellDecoder, CellEncoder
+from training.cell_models import (
+    BLANK_CLASS,
+    CELL,
+    N_CLASSES,
+    CellCritic,
+    CellDecoder,
+    CellEncoder,
+    StudyRenderer,
+)
 from training.cells import CELL_SYMBOLS, labelled_cells
 from training.export import REPO
 from training.loop import train
+from training.strips import make_strips
 
 JUDGE = REPO / "reports" / "judge" / "model.onnx"
 
@@ -30,7 +39,7 @@ JUDGE = REPO / "reports" / "judge" / "model.onnx"
 class Config:
     """Everything that determines a cell decoder's training; stored whole in the card."""
 
-    objective: str = "gan"  # or "cvae"
+    objective: str = "gan"  # "cvae", or "study" (the baseline; reads only the schedule fields)
     epochs: int = 12
     batch_size: int = 64
     lr: float = 2e-4
@@ -152,7 +161,7 @@ def fit_gan(config: Config, judge: Judge | None, progress: bool = True, max_batc
             loss_g.backward()
             opt_g.step()
             totals, steps = totals + (loss_d.item(), loss_g.item()), steps + 1
-        record = {"epoch": epoch, "loss_d": totals[0] / steps, "loss_g": totals[1] / steps}
+        record = {"epoch": epoch, "loss": totals[1] / steps, "loss_critic": totals[0] / steps}
         if judge is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
             record.update(grade_decoder(decoder, judge))
         history.append(record)
@@ -203,7 +212,59 @@ def fit_cvae(config: Config, judge: Judge | None, progress: bool = True, max_bat
     return model.decoder.eval(), history
 
 
-OBJECTIVES = {"gan": fit_gan, "cvae": fit_cvae}
+def answer_targets(queries: list[str], rng: np.random.Generator) -> torch.Tensor:
+    """Handwritten answers ``[n, 3, 28, 28]`` in 0..1, left-aligned: the baseline's pixel targets.
+
+    Strips of the answers (MNIST train digits, train-family minus) cut to their first three cells.
+    """
+    strips, _ = make_strips([ar.answer(q) for q in queries], "train", rng, ("right",))
+    cells = strips[:, :, : ar.ANSWER_LEN * CELL].reshape(len(queries), CELL, ar.ANSWER_LEN, CELL)
+    return torch.from_numpy(cells.transpose(0, 2, 1, 3).copy()).float() / 255
+
+
+def fit_study(config: Config, judge: Judge | None, progress: bool = True, max_batches=None):
+    """The study's baseline: query -> pixels with a per-pixel loss, on the training queries.
+
+    Each epoch pairs every training query with fresh handwriting of its answer; a model that can
+    only minimise pixel error learns the average of those, which is what the study saw.
+    """
+    torch.manual_seed(config.seed)
+    train_q, held_out = ar.split(ar.all_queries(), 0.9, 0)
+    model = StudyRenderer()
+    n = len(train_q) if max_batches is None else max_batches * config.batch_size
+    steps = -(-n // config.batch_size)
+    graded = held_out[:: max(1, len(held_out) // 1000)]
+
+    def batches(epoch: int) -> Iterator[tuple]:
+        rng = np.random.default_rng([config.seed, epoch])
+        picked = [train_q[i] for i in rng.permutation(len(train_q))[:n]]
+        x = torch.from_numpy(ar.encode(picked, ar.QUERY_LEN, "right"))
+        y = answer_targets(picked, rng)
+        for step in range(steps):
+            at = slice(step * config.batch_size, (step + 1) * config.batch_size)
+            yield x[at], y[at]
+
+    def evaluate(m: nn.Module) -> dict:
+        with torch.no_grad():
+            cells = m.eval()(torch.from_numpy(ar.encode(graded, ar.QUERY_LEN, "right")))
+        images = cells.permute(0, 2, 1, 3).reshape(len(graded), CELL, -1).numpy()
+        return grade_renders(images, graded, judge) if judge else {}
+
+    history = train(
+        model,
+        config,
+        steps,
+        batches,
+        loss=lambda m, b: F.binary_cross_entropy(m(b[0]), b[1]),
+        evaluate=evaluate,
+        desc="study baseline",
+        watch="character_accuracy",
+        progress=progress,
+    )
+    return model.eval(), history
+
+
+OBJECTIVES = {"gan": fit_gan, "cvae": fit_cvae, "study": fit_study}
 
 
 def answers_as_cells(queries: list[str]) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from service.api import health, metrics, models, solve, solve_image
+from service.api import health, metrics, models, render, solve, solve_image
 
 router = APIRouter()
-for module in (health, models, metrics, solve, solve_image):
+for module in (health, models, metrics, solve, solve_image, render):
     router.include_router(module.router)
