@@ -22,7 +22,7 @@ from training.export import REPO
 from training.image2text import QUERY
 from training.image2text import Config as ImageConfig
 from training.judge import Config as JudgeConfig
-from training.text2image import Config as WriterConfig
+from training.text2image import DEFAULTS
 from training.text2text import Config
 
 DRY_RUN_STRIPS = {"eval_strips": 40, "unseen_strips": 20}  # held-out strips of a --dry-run
@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     judge.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches")
 
     t2i = commands.add_parser("text2image", help="train the handwriting writer and export it")
-    t2i.add_argument("--objective", choices=["gan", "cvae"], default=WriterConfig.objective)
-    t2i.add_argument("--epochs", type=int, default=WriterConfig.epochs)
+    t2i.add_argument("--objective", choices=["gan", "cvae"], default="gan")
+    t2i.add_argument("--epochs", type=int, help="default: the objective's own (see DEFAULTS)")
     t2i.add_argument(
         "--out", type=Path, help="default: exported/text2image (a temp folder with --dry-run)"
     )
@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "text2image":
         from training.build_text2image import build as build_text2image
 
-        config = WriterConfig(objective=args.objective, epochs=1 if args.dry_run else args.epochs)
+        config = DEFAULTS[args.objective]
+        if args.dry_run or args.epochs:
+            config = replace(config, epochs=1 if args.dry_run else args.epochs)
         out = args.out or REPO / "exported" / "text2image"
         card = build_text2image(config, out, command, max_batches=2 if args.dry_run else None)
         judged = card["metrics"]

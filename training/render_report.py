@@ -22,12 +22,12 @@ from training.build_text2image import SPELLER, copy_check, diversity, render  # 
 from training.cell_models import Renderer  # noqa: E402
 from training.report_files import save_report  # noqa: E402
 from training.seq2seq import count_parameters  # noqa: E402
-from training.text2image import OBJECTIVES, Config, Judge, grade_renders  # noqa: E402
+from training.text2image import DEFAULTS, OBJECTIVES, Judge, grade_renders  # noqa: E402
 
 WRITERS = {
-    "study: LSTM -> dense 784, pixel loss": Config(objective="study", epochs=10, lr=1e-3),
-    "ours: cell decoder as conditional GAN": Config(objective="gan"),
-    "ours: cell decoder as conditional VAE": Config(objective="cvae", lr=2e-3),
+    "study: LSTM -> dense 784, pixel loss": DEFAULTS["study"],
+    "ours: cell decoder as conditional GAN": DEFAULTS["gan"],
+    "ours: cell decoder as conditional VAE": DEFAULTS["cvae"],
 }
 SAMPLE_QUERIES = ["81+24", "7-19", "0-99", "99+99", "45+5", "3-3", "12-70", "60+38"]
 SAMPLE_SEEDS = [0, 1, 2]

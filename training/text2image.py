@@ -127,7 +127,9 @@ def grade_decoder(decoder: CellDecoder, judge: Judge, per_class: int = 200, seed
     }
 
 
-def fit_gan(config: Config, judge: Judge | None, progress: bool = True, max_batches=None):
+def fit_gan(
+    config: Config, judge: Judge | None, progress: bool = True, max_batches=None, on_epoch=None
+):
     """Conditional GAN: non-saturating loss, projection critic with an auxiliary class head."""
     torch.manual_seed(config.seed)
     data = training_cells(config)
@@ -165,6 +167,8 @@ def fit_gan(config: Config, judge: Judge | None, progress: bool = True, max_batc
         if judge is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
             record.update(grade_decoder(decoder, judge))
         history.append(record)
+        if on_epoch:
+            on_epoch(record)
     return decoder.eval(), history
 
 
@@ -192,7 +196,9 @@ def cvae_loss(beta: float):
     return loss
 
 
-def fit_cvae(config: Config, judge: Judge | None, progress: bool = True, max_batches=None):
+def fit_cvae(
+    config: Config, judge: Judge | None, progress: bool = True, max_batches=None, on_epoch=None
+):
     """Conditional VAE on the same cells, with the shared loop (AdamW, one-cycle)."""
     torch.manual_seed(config.seed)
     data = training_cells(config)
@@ -208,6 +214,7 @@ def fit_cvae(config: Config, judge: Judge | None, progress: bool = True, max_bat
         desc="cell cVAE",
         watch="judged_right",
         progress=progress,
+        on_epoch=on_epoch,
     )
     return model.decoder.eval(), history
 
@@ -222,7 +229,9 @@ def answer_targets(queries: list[str], rng: np.random.Generator) -> torch.Tensor
     return torch.from_numpy(cells.transpose(0, 2, 1, 3).copy()).float() / 255
 
 
-def fit_study(config: Config, judge: Judge | None, progress: bool = True, max_batches=None):
+def fit_study(
+    config: Config, judge: Judge | None, progress: bool = True, max_batches=None, on_epoch=None
+):
     """The study's baseline: query -> pixels with a per-pixel loss, on the training queries.
 
     Each epoch pairs every training query with fresh handwriting of its answer; a model that can
@@ -260,11 +269,17 @@ def fit_study(config: Config, judge: Judge | None, progress: bool = True, max_ba
         desc="study baseline",
         watch="character_accuracy",
         progress=progress,
+        on_epoch=on_epoch,
     )
     return model.eval(), history
 
 
 OBJECTIVES = {"gan": fit_gan, "cvae": fit_cvae, "study": fit_study}
+DEFAULTS = {  # each objective's own schedule
+    "gan": Config(objective="gan"),
+    "cvae": Config(objective="cvae", lr=2e-3),
+    "study": Config(objective="study", epochs=10, lr=1e-3),
+}
 
 
 def answers_as_cells(queries: list[str]) -> np.ndarray:
