@@ -34,6 +34,7 @@ class Config:
     seed: int = 0
     extra_cells: int = 6000  # minus and blank cells added to the 60,000 MNIST train digits
     distort_share: float = 0.5
+    width: int = 32
     eval_every: int = 1
 
     def to_dict(self) -> dict:
@@ -119,7 +120,7 @@ def fit(config: Config, progress: bool = True, max_batches: int | None = None):
     test, digits = held_out_cells(config.seed + 1)
     n = len(cells) if max_batches is None else max_batches * config.batch_size
     steps = -(-n // config.batch_size)
-    model = Judge()
+    model = Judge(config.width)
 
     def batches(epoch: int):
         epoch_rng = np.random.default_rng([config.seed, epoch])

@@ -29,6 +29,8 @@ from training.cell_models import (
 )
 from training.cells import CELL_SYMBOLS, labelled_cells
 from training.export import REPO
+from training.judge import Config as JudgeConfig
+from training.judge import fit as fit_judge
 from training.loop import train
 from training.strips import make_strips
 
@@ -46,6 +48,7 @@ class Config:
     latent: int = 32
     width: int = 64
     class_weight: float = 1.0  # GAN: weight of the critic's class loss in the generator's loss
+    teacher_weight: float = 1.0  # GAN: weight of a frozen teacher classifier's loss (0: no teacher)
     beta: float = 1.0  # cVAE: weight of the KL term
     extra_cells: int = 6000  # minus and blank training cells, next to 60,000 MNIST train digits
     seed: int = 0
@@ -127,6 +130,19 @@ def grade_decoder(decoder: CellDecoder, judge: Judge, per_class: int = 200, seed
     }
 
 
+def make_teacher(config: Config, progress: bool, max_batches: int | None) -> nn.Module:
+    """A frozen cell classifier that tells the generator which symbol a drawing looks like.
+
+    It is trained here, on the generator's own data sources, with its own seed and half the judge's
+    width: a different network from the judge, which must never take part in training.
+    """
+    teacher_config = JudgeConfig(epochs=2, seed=config.seed + 100, width=16)
+    teacher, _, _ = fit_judge(teacher_config, progress=progress, max_batches=max_batches)
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    return teacher.eval()
+
+
 def fit_gan(
     config: Config, judge: Judge | None, progress: bool = True, max_batches=None, on_epoch=None
 ):
@@ -138,6 +154,7 @@ def fit_gan(
     betas = (0.5, 0.999)
     opt_g = torch.optim.Adam(decoder.parameters(), lr=config.lr, betas=betas)
     opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=betas)
+    teacher = make_teacher(config, progress, max_batches) if config.teacher_weight else None
     history = []
     for epoch in tqdm(range(1, config.epochs + 1), desc="cell GAN", disable=not progress):
         decoder.train()
@@ -159,6 +176,8 @@ def fit_gan(
             loss_g = F.softplus(-score).mean() + config.class_weight * F.cross_entropy(
                 classes, wanted
             )
+            if teacher is not None:
+                loss_g = loss_g + config.teacher_weight * F.cross_entropy(teacher(fake), wanted)
             opt_g.zero_grad()
             loss_g.backward()
             opt_g.step()
@@ -276,7 +295,7 @@ def fit_study(
 
 OBJECTIVES = {"gan": fit_gan, "cvae": fit_cvae, "study": fit_study}
 DEFAULTS = {  # each objective's own schedule
-    "gan": Config(objective="gan"),
+    "gan": Config(objective="gan", epochs=8),
     "cvae": Config(objective="cvae", lr=2e-3),
     "study": Config(objective="study", epochs=10, lr=1e-3),
 }
