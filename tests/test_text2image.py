@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from service.registry import CardError, load_model, session_options
 from training import arithmetic as ar
 from training.__main__ import main
 from training.build_text2image import nearest_train_distance
@@ -149,3 +150,23 @@ def test_nearest_train_distance_finds_training_images():
     assert np.allclose(nearest_train_distance(train), 0, atol=0.05)  # copies: 0, up to float32
     shifted = np.roll(train, 3, axis=2)
     assert (nearest_train_distance(shifted) > 2).all()
+
+
+def test_dry_run_exports_a_model_the_service_accepts(tmp_path, monkeypatch):
+    monkeypatch.setattr("training.build_text2image.GRADED_PAIRS", 100)
+    monkeypatch.setattr("training.build_text2image.DIVERSITY_QUERIES", 2)
+    monkeypatch.setattr("training.build_text2image.copy_threshold", lambda: 1.0)
+    out = tmp_path / "text2image"
+    main(["text2image", "--dry-run", "--out", str(out)])
+    card = json.loads((out / "card.json").read_text())
+    assert card["style"]["latent"] == 32 and card["cell_symbols"] == CELL_SYMBOLS
+    assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-5
+    loaded = load_model(out, session_options(1))  # the service's own checks of card and ONNX
+    image, cells = loaded.run(
+        {"query": ar.encode(["81+24"], 5, "right"), "style": np.zeros((1, 32), np.float32)}
+    )
+    assert image.shape == (1, 1, 28, 84) and cells.shape == (1, 3)
+    card["style"]["latent"] = 16  # a card that disagrees with its ONNX file is refused
+    (out / "card.json").write_text(json.dumps(card))
+    with pytest.raises(CardError, match="style"):
+        load_model(out, session_options(1))

@@ -15,7 +15,14 @@ from training.cells import CELL_SYMBOLS
 from training.export import export_onnx, parity, training_record, write_card
 from training.mnist import WHEEL, load_mnist
 from training.seq2seq import count_parameters
-from training.text2image import OBJECTIVES, Config, Judge, answers_as_cells, grade_renders
+from training.text2image import (
+    OBJECTIVES,
+    Config,
+    Judge,
+    answers_as_cells,
+    grade_renders,
+    spread,
+)
 
 SPELLER = text2text.Config(train_fraction=0.9, paddings=("right",), epochs=60)
 GRADED_PAIRS = 4000  # random (query, seed) pairs the judge grades
@@ -39,12 +46,6 @@ def cells_of(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), CELL, ar.ANSWER_LEN, CELL).transpose(0, 2, 1, 3)
 
 
-def pairwise_mean(cells: np.ndarray) -> float:
-    flat = cells.reshape(len(cells), -1).astype(np.float64)
-    d = np.sqrt(((flat[:, None] - flat[None]) ** 2).sum(-1))
-    return float(d[np.triu_indices(len(cells), k=1)].mean())
-
-
 def diversity(model: Renderer, latent: int, rng: np.random.Generator) -> dict[str, float]:
     """Per digit: spread of one query's cells over 16 seeds / spread of MNIST test digits.
 
@@ -59,15 +60,13 @@ def diversity(model: Renderer, latent: int, rng: np.random.Generator) -> dict[st
         cells = cells_of(render(model, [query] * len(seeds), seeds, latent))
         for place, symbol in enumerate(ar.answer(query)):
             if symbol.isdigit():
-                groups[int(symbol)].append(pairwise_mean(cells[:, place]))
+                groups[int(symbol)].append(spread(cells[:, place]))
     images, labels = load_mnist("test")
     ratios = {}
     for digit, spreads in groups.items():
         if spreads:
             pick = rng.choice(np.flatnonzero(labels == digit), 200, replace=False)
-            ratios[CELL_SYMBOLS[digit]] = float(
-                np.mean(spreads) / pairwise_mean(images[pick] / 255)
-            )
+            ratios[CELL_SYMBOLS[digit]] = float(np.mean(spreads) / spread(images[pick] / 255))
     return {"diversity_ratio_min": min(ratios.values()), "diversity_ratio": ratios}
 
 
