@@ -90,20 +90,20 @@ def run(jobs: int, max_batches: int | None = None, **changes) -> list[dict]:
             "scores": {
                 **grade_renders(images, queries, judge), **extra, **copy_check(images, queries)
             },
-            "samples": samples.tolist(),
+            "samples": samples.round(3).tolist(),
         })  # fmt: skip
     return results
 
 
 def plot(results: list[dict], path: Path) -> None:
     """Sample answers: one row per writer and seed, one column per query."""
-    rows = [(r["name"], np.asarray(r["samples"])) for r in results]
+    rows = [(r["config"]["objective"], np.asarray(r["samples"])) for r in results]
     height = sum(len(s) // len(SAMPLE_QUERIES) for _, s in rows)
     fig, axes = plt.subplots(
         height, len(SAMPLE_QUERIES), figsize=(2 * len(SAMPLE_QUERIES), 0.9 * height)
     )
     row = 0
-    for name, samples in rows:
+    for label, samples in rows:
         for block in range(len(samples) // len(SAMPLE_QUERIES)):
             for col, query in enumerate(SAMPLE_QUERIES):
                 ax = axes[row, col]
@@ -112,9 +112,7 @@ def plot(results: list[dict], path: Path) -> None:
                 ax.set_yticks([])
                 if row == 0:
                     ax.set_title(f"{query} = {ar.answer(query)}", fontsize=9)
-            axes[row, 0].set_ylabel(
-                name.split(":")[0] + (f" s{block}" if block else ""), fontsize=7
-            )
+            axes[row, 0].set_ylabel(f"{label} seed {SAMPLE_SEEDS[block]}", fontsize=7)
             row += 1
     fig.tight_layout()
     fig.savefig(path, dpi=110)
