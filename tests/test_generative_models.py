@@ -1,0 +1,45 @@
+"""The VAE and the DCGAN at every supported size and channel count: shapes, ranges, a step."""
+
+import pytest
+import torch
+
+from training.generative_models import (
+    ConvVAE,
+    Discriminator,
+    Generator,
+    base_and_steps,
+    gan_losses,
+    vae_loss,
+)
+
+SHAPES = [(28, 1), (32, 3), (64, 3), (64, 1)]
+
+
+@pytest.mark.parametrize(("size", "channels"), SHAPES)
+def test_vae_reconstructs_at_its_size(size, channels):
+    model = ConvVAE(size, channels, latent=8, filters=8)
+    images = torch.rand(4, channels, size, size)
+    recon, mean, log_var = model(images)
+    assert recon.shape == images.shape and mean.shape == log_var.shape == (4, 8)
+    assert recon.min() >= 0 and recon.max() <= 1
+    loss = vae_loss(model, images, beta=0.5)
+    loss.backward()
+    assert torch.isfinite(loss) and model.encoder.layers[0].weight.grad is not None
+
+
+@pytest.mark.parametrize(("size", "channels"), SHAPES)
+def test_dcgan_maps_latents_to_images_and_images_to_logits(size, channels):
+    generator = Generator(latent=16, size=size, channels=channels, filters=8)
+    discriminator = Discriminator(size, channels, filters=8)
+    fake = generator(torch.randn(3, 16))
+    assert fake.shape == (3, channels, size, size) and fake.min() >= 0 and fake.max() <= 1
+    assert discriminator(fake).shape == (3,)
+    d_loss, g_loss = gan_losses(generator, discriminator, torch.rand(3, channels, size, size))
+    assert torch.isfinite(d_loss) and torch.isfinite(g_loss)
+
+
+def test_the_studys_defaults_and_unsupported_sizes():
+    assert Generator().up[0].in_channels == 128 * 8  # 128 filters, doubled towards the base
+    assert base_and_steps(28) == (7, 2) and base_and_steps(64) == (4, 4)
+    with pytest.raises(ValueError, match="28, 32, 64"):
+        ConvVAE(size=48)

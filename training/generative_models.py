@@ -1,0 +1,144 @@
+"""The study's image generators, for any square size of 28, 32 or 64 and 1 or 3 channels.
+
+- :class:`ConvVAE`: strided convs to a mean and log-variance of ``z``, the reparameterisation trick,
+  and transposed convs back; trained with BCE reconstruction + ``beta`` x KL (:func:`vae_loss`).
+- :class:`Generator` / :class:`Discriminator`: a DCGAN, transposed convs from ``z`` up to the
+  image, strided convs down to one logit; the study's 128 filters by default.
+
+Images are float in 0..1, ``[batch, channels, size, size]``. Every network halves (or doubles) the
+side per layer between the image and a small base: 7x7 for 28, 4x4 for 32 and 64.
+"""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+SIZES = (28, 32, 64)
+
+
+def base_and_steps(size: int) -> tuple[int, int]:
+    """The smallest feature map and the number of 2x steps between it and the image."""
+    if size not in SIZES:
+        raise ValueError(f"image size must be one of {SIZES}, not {size}")
+    base = 7 if size == 28 else 4
+    return base, int(math.log2(size // base))
+
+
+def down(inputs: int, outputs: int, norm: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Conv2d(inputs, outputs, 4, 2, 1, bias=not norm)]
+    return layers + ([nn.BatchNorm2d(outputs)] if norm else []) + [nn.LeakyReLU(0.2)]
+
+
+def up(inputs: int, outputs: int) -> list[nn.Module]:
+    return [
+        nn.ConvTranspose2d(inputs, outputs, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(outputs),
+        nn.ReLU(),
+    ]
+
+
+def widths(filters: int, steps: int) -> list[int]:
+    """Channel counts from the image side inwards: filters, 2 x filters, ... (capped at 8x)."""
+    return [filters * min(2**i, 8) for i in range(steps)]
+
+
+class Decoder(nn.Module):
+    """``z`` -> image: a dense layer to the base map, then ``steps`` transposed convs."""
+
+    def __init__(self, latent: int, size: int, channels: int, filters: int):
+        super().__init__()
+        self.base, steps = base_and_steps(size)
+        self.chans = widths(filters, steps)[::-1]  # innermost first
+        self.project = nn.Sequential(
+            nn.Linear(latent, self.chans[0] * self.base**2, bias=False),
+            nn.BatchNorm1d(self.chans[0] * self.base**2),
+            nn.ReLU(),
+        )
+        blocks = [
+            layer for a, b in zip(self.chans, self.chans[1:], strict=False) for layer in up(a, b)
+        ]
+        self.up = nn.Sequential(
+            *blocks, nn.ConvTranspose2d(self.chans[-1], channels, 4, 2, 1), nn.Sigmoid()
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.up(self.project(z).view(-1, self.chans[0], self.base, self.base))
+
+
+class Encoder(nn.Module):
+    """Image -> features: ``steps`` strided convs, flattened."""
+
+    def __init__(self, size: int, channels: int, filters: int, norm: bool):
+        super().__init__()
+        base, steps = base_and_steps(size)
+        chans = [channels, *widths(filters, steps)]
+        self.layers = nn.Sequential(
+            *(layer for i, (a, b) in enumerate(zip(chans, chans[1:], strict=False))
+              for layer in down(a, b, norm and i > 0)),
+            nn.Flatten(),
+        )  # fmt: skip
+        self.features = chans[-1] * base**2
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+class ConvVAE(nn.Module):
+    def __init__(self, size: int = 64, channels: int = 3, latent: int = 64, filters: int = 32):
+        super().__init__()
+        self.latent = latent
+        self.encoder = Encoder(size, channels, filters, norm=True)
+        self.moments = nn.Linear(self.encoder.features, 2 * latent)
+        self.decoder = Decoder(latent, size, channels, filters)
+
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of ``z`` given the images."""
+        mean, log_var = self.moments(self.encoder(images)).chunk(2, dim=1)
+        return mean, log_var
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mean, log_var = self.encode(images)
+        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        return self.decoder(z), mean, log_var
+
+
+def vae_loss(model: ConvVAE, images: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """BCE reconstruction summed over pixels plus ``beta`` x KL to N(0, I), per image."""
+    recon, mean, log_var = model(images)
+    bce = F.binary_cross_entropy(recon, images, reduction="sum")
+    kl = -0.5 * (1 + log_var - mean**2 - log_var.exp()).sum()
+    return (bce + beta * kl) / len(images)
+
+
+class Generator(Decoder):
+    """The DCGAN generator: the same shape of network as the VAE's decoder."""
+
+    def __init__(self, latent: int = 100, size: int = 64, channels: int = 3, filters: int = 128):
+        super().__init__(latent, size, channels, filters)
+        self.latent = latent
+
+
+class Discriminator(nn.Module):
+    """The DCGAN discriminator: strided convs (BatchNorm after the first), one real/fake logit."""
+
+    def __init__(self, size: int = 64, channels: int = 3, filters: int = 128):
+        super().__init__()
+        self.encoder = Encoder(size, channels, filters, norm=True)
+        self.score = nn.Linear(self.encoder.features, 1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.score(self.encoder(images))[:, 0]
+
+
+def gan_losses(
+    generator: Generator, discriminator: Discriminator, real: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Non-saturating GAN losses ``(discriminator, generator)`` for one batch of real images."""
+    fake = generator(torch.randn(len(real), generator.latent))
+    d_loss = (
+        F.softplus(-discriminator(real)).mean() + F.softplus(discriminator(fake.detach())).mean()
+    )
+    g_loss = F.softplus(-discriminator(fake)).mean()
+    return d_loss, g_loss
