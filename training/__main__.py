@@ -8,6 +8,7 @@ python -m training strip 81+24 --out s.png  # a handwritten strip to send to POS
 python -m training judge                  # the glyph judge that grades handwriting: reports/judge/
 python -m training text2image             # train, export exported/text2image/ (needs the judge)
 python -m training text2image-report      # reports/text2image.{md,png,json}: baseline, GAN, cVAE
+python -m training generative --model vae # train a VAE or DCGAN: samples, curves, checkpoints
 python -m training <command> --dry-run    # a few batches, written to a temporary folder
 """
 
@@ -19,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from training.export import REPO
+from training.generative import Config as GenConfig
 from training.image2text import QUERY
 from training.image2text import Config as ImageConfig
 from training.judge import Config as JudgeConfig
@@ -109,6 +111,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     t2i_report.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches per part")
 
+    gen = commands.add_parser("generative", help="train a VAE or DCGAN on Fashion-MNIST or images")
+    gen.add_argument("--model", choices=["vae", "gan"], default="vae")
+    gen.add_argument("--data", default=GenConfig.data, help="fashion-mnist, or a folder/zip/.npy")
+    for name in ("size", "channels", "limit", "latent", "filters", "epochs", "batch_size"):
+        gen.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(GenConfig, name))
+    gen.add_argument("--lr", type=float, default=GenConfig.lr)
+    gen.add_argument("--out", type=Path, help="the run's folder; default: runs/<model>")
+    gen.add_argument("--resume", action="store_true", help="continue the run in --out")
+    gen.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches")
+
     args = parser.parse_args(argv)
     command = "python -m training " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.out is None and args.dry_run:
@@ -116,6 +128,16 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "strip":
         write_strip(args)
+    elif args.command == "generative":
+        from training.generative import fit as fit_generative
+
+        fields = {f: getattr(args, f) for f in GenConfig.__dataclass_fields__ if hasattr(args, f)}
+        config = GenConfig(**{**fields, "epochs": 2 if args.dry_run else args.epochs})
+        run_dir = args.out or REPO / "runs" / config.model
+        _, history = fit_generative(
+            config, run_dir, resume=args.resume, max_batches=2 if args.dry_run else None
+        )
+        print(f"wrote {run_dir}: samples/, losses.json, losses.png, checkpoint.pt; {history[-1]}")
     elif args.command == "text2image":
         from training.build_text2image import build as build_text2image
 
