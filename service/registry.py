@@ -95,7 +95,18 @@ def _check_text2image(card: dict[str, Any]) -> None:
     _expect("cell_symbols length", len(card["cell_symbols"]), 12)
 
 
+def _check_generator(card: dict[str, Any]) -> None:
+    image = card["image"]
+    _expect("inputs", card["inputs"], [{"name": "z", "dtype": "float32",
+                                        "shape": ["batch", card["latent"]]}])  # fmt: skip
+    shape = ["batch", image["channels"], image["size"], image["size"]]
+    _expect("outputs[0].shape", card["outputs"][0]["shape"], shape)
+    _expect("image channels", image["channels"] in (1, 3), True)
+
+
 TASK_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "gan": _check_generator,
+    "vae": _check_generator,
     "text2text": _check_text2text,
     "image2text": _check_image2text,
     "text2image": _check_text2image,
@@ -135,17 +146,20 @@ class Registry:
     def models(self) -> list[LoadedModel]:
         return list(self._models.values())
 
-    def get(self, task: str, name: str | None = None) -> LoadedModel:
-        """The model `name` of `task`; by default the one named after the task, else the first."""
+    def get(self, task: str | tuple[str, ...], name: str | None = None) -> LoadedModel:
+        """The model `name` of `task` (or of any of several tasks); by default the one named
+        after the (first) task, else the first loaded."""
         if not self.ready:
             raise NotReadyError("models are not loaded yet")
-        candidates = {n: m for n, m in self._models.items() if m.task == task}
+        tasks = (task,) if isinstance(task, str) else task
+        label = " or ".join(tasks)
+        candidates = {n: m for n, m in self._models.items() if m.task in tasks}
         if name is None:
             if not candidates:
-                raise NotReadyError(f"no {task} model is loaded")
-            name = task if task in candidates else next(iter(candidates))
+                raise NotReadyError(f"no {label} model is loaded")
+            name = next((t for t in tasks if t in candidates), next(iter(candidates)))
         if name not in candidates:
-            raise UnknownModelError(name, task, list(candidates))
+            raise UnknownModelError(name, label, list(candidates))
         return candidates[name]
 
 

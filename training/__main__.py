@@ -16,6 +16,7 @@ import argparse
 import shlex
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     gen.add_argument("--lr", type=float, default=GenConfig.lr)
     gen.add_argument("--out", type=Path, help="the run's folder; default: runs/<model>")
     gen.add_argument("--resume", action="store_true", help="continue the run in --out")
+    gen.add_argument("--export", type=Path, help="also write the generator to this folder")
     gen.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches")
 
     args = parser.parse_args(argv)
@@ -134,10 +136,17 @@ def main(argv: list[str] | None = None) -> None:
         fields = {f: getattr(args, f) for f in GenConfig.__dataclass_fields__ if hasattr(args, f)}
         config = GenConfig(**{**fields, "epochs": 2 if args.dry_run else args.epochs})
         run_dir = args.out or REPO / "runs" / config.model
-        _, history = fit_generative(
+        started = time.perf_counter()
+        models, history = fit_generative(
             config, run_dir, resume=args.resume, max_batches=2 if args.dry_run else None
         )
         print(f"wrote {run_dir}: samples/, losses.json, losses.png, checkpoint.pt; {history[-1]}")
+        if args.export:
+            from training.build_generative import export_generator
+
+            seconds = time.perf_counter() - started
+            export_generator(models, config, history, seconds, args.export, command)
+            print(f"exported {args.export}")
     elif args.command == "text2image":
         from training.build_text2image import build as build_text2image
 

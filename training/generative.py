@@ -173,4 +173,4 @@ def train_step(config: Config, models: dict, optimizers: dict, batch: torch.Tens
     optimizers["generator"].zero_grad()
     g_loss.backward()
     optimizers["generator"].step()
-    return {"loss_discriminator": d_loss.item(), "loss_generator": g_loss.item()}
+    return {"loss": g_loss.item(), "loss_discriminator": d_loss.item()}  # loss: the generator's

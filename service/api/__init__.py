@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from service.api import health, metrics, models, render, solve, solve_image
+from service.api import generate, health, metrics, models, render, solve, solve_image
 
 router = APIRouter()
-for module in (health, models, metrics, solve, solve_image, render):
+for module in (health, models, metrics, solve, solve_image, render, generate):
     router.include_router(module.router)
