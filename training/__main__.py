@@ -9,6 +9,7 @@ python -m training judge                  # the glyph judge that grades handwrit
 python -m training text2image             # train, export exported/text2image/ (needs the judge)
 python -m training text2image-report      # reports/text2image.{md,png,json}: baseline, GAN, cVAE
 python -m training generative --model vae # train a VAE or DCGAN: samples, curves, checkpoints
+python -m training domain-fid exported/gan  # Fashion-MNIST domain FID, written into the card
 python -m training <command> --dry-run    # a few batches, written to a temporary folder
 """
 
@@ -123,6 +124,11 @@ def main(argv: list[str] | None = None) -> None:
     gen.add_argument("--export", type=Path, help="also write the generator to this folder")
     gen.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches")
 
+    fid = commands.add_parser("domain-fid", help="domain FID of an exported Fashion-MNIST model")
+    fid.add_argument("folder", type=Path, help="an exported gan or vae folder")
+    fid.add_argument("--n", type=int, default=5000, help="generated images")
+    fid.set_defaults(out=None, dry_run=False)
+
     args = parser.parse_args(argv)
     command = "python -m training " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.out is None and args.dry_run:
@@ -130,6 +136,17 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "strip":
         write_strip(args)
+    elif args.command == "domain-fid":
+        import json
+
+        from training.domain_fid import measure
+
+        scores = {**measure(args.folder, args.n), "domain_fid_command": command}
+        card_path = args.folder / "card.json"
+        card = json.loads(card_path.read_text())
+        card["metrics"].update(scores)
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        print(f"{args.folder}: {scores}")
     elif args.command == "generative":
         from training.generative import fit as fit_generative
 

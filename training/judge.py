@@ -50,21 +50,28 @@ def conv(inputs: int, outputs: int) -> list[nn.Module]:
 
 
 class Judge(nn.Module):
-    """Three 3x3 conv layers (28 -> 14 -> 7 after pooling), a dense layer, 12 logits."""
+    """Three 3x3 conv layers (28 -> 14 -> 7 after pooling), a dense layer, 12 logits.
 
-    def __init__(self, width: int = 32, hidden: int = 128, dropout: float = 0.3):
+    ``classes`` lets the same small network classify other 28x28 sets (Fashion-MNIST's 10).
+    """
+
+    def __init__(self, width: int = 32, hidden: int = 128, dropout: float = 0.3, classes: int = 12):
         super().__init__()
         self.layers = nn.Sequential(
             *conv(1, width), *conv(width, width), nn.MaxPool2d(2),
             *conv(width, 2 * width), nn.MaxPool2d(2),
             nn.Flatten(), nn.Dropout(dropout),
             nn.Linear(2 * width * 7 * 7, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, len(CELL_SYMBOLS)),
+            nn.Linear(hidden, classes),
         )  # fmt: skip
 
     def forward(self, cells: torch.Tensor) -> torch.Tensor:
-        """Cells ``float32 [n, 1, 28, 28]`` in 0..1, light on dark -> logits ``[n, 12]``."""
+        """Cells ``float32 [n, 1, 28, 28]`` in 0..1, light on dark -> logits ``[n, classes]``."""
         return self.layers(cells)
+
+    def features(self, cells: torch.Tensor) -> torch.Tensor:
+        """The ``hidden``-wide layer before the logits (what a Frechet distance compares)."""
+        return self.layers[:-1](cells)
 
 
 class Softmax(nn.Module):
