@@ -11,6 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Response
 
 from service.api.deps import MetricsDep, RegistryDep
+from service.latents import from_seed
 from service.metrics import Metrics
 from service.png import to_png
 from service.registry import LoadedModel
@@ -28,10 +29,6 @@ Scale = Annotated[int, Query(ge=1, le=8, description="integer enlargement of the
 ModelName = Annotated[
     str | None, Query(description="a generative model (VAE or GAN) from /models; default 'gan'")
 ]
-
-
-def latents(seed: int, n: int, latent: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal((n, latent), dtype=np.float32)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -71,7 +68,7 @@ def sample(
 ) -> Response:
     """A PNG grid of `n` images from latents drawn with `seed`, ceil(sqrt(n)) per row."""
     chosen = registry.get(TASKS, model)
-    images = generate(chosen, latents(seed, n, chosen.card["latent"]), metrics)
+    images = generate(chosen, from_seed(seed, n, chosen.card["latent"]), metrics)
     return Response(to_png(tile(images, math.ceil(math.sqrt(n))), scale), media_type="image/png")
 
 
@@ -89,7 +86,7 @@ def interpolate(
     """A PNG strip of `steps` images along the path between the latents of `seed_a` and `seed_b`."""
     chosen = registry.get(TASKS, model)
     latent = chosen.card["latent"]
-    a, b = latents(seed_a, 1, latent)[0], latents(seed_b, 1, latent)[0]
+    a, b = from_seed(seed_a, 1, latent)[0], from_seed(seed_b, 1, latent)[0]
     t = np.linspace(0, 1, steps, dtype=np.float32)
     z = slerp(a, b, t) if method == "slerp" else (1 - t)[:, None] * a + t[:, None] * b
     images = generate(chosen, z.astype(np.float32), metrics)

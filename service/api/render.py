@@ -3,11 +3,11 @@
 import base64
 from typing import Annotated, Literal
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from service.api.deps import MetricsDep, RegistryDep, SettingsDep
 from service.arithmetic import ALLOWED, QueryError, TextCodec, parse_query
+from service.latents import from_seed
 from service.png import to_png
 from service.schemas import RenderResponse, error_responses
 
@@ -15,11 +15,6 @@ router = APIRouter(tags=["render"])
 
 MAX_SEED = 2**32 - 1
 MAX_SCALE = 8
-
-
-def style_for(seed: int, latent: int) -> np.ndarray:
-    """The style latent of `seed`, exactly as the card says the model was evaluated with."""
-    return np.random.default_rng(seed).standard_normal(latent, dtype=np.float32)[np.newaxis]
 
 
 @router.get(
@@ -54,7 +49,7 @@ def render(
     codec = TextCodec.from_card(chosen.card)
     feeds = {
         "query": codec.encode([canonical]),
-        "style": style_for(seed, chosen.card["style"]["latent"]),
+        "style": from_seed(seed, 1, chosen.card["style"]["latent"]),
     }
     with metrics.time_inference(chosen.name):
         image, cells = chosen.run(feeds)
