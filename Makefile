@@ -1,6 +1,6 @@
 # Two commands set up everything on a fresh machine (Python 3.11 with venv):
 #   make serve   create .venv with the serving install (no torch) and start the service on exported/
-#   make test    add the training and dev extras to .venv, lint, and run the test suite
+#   make test    add the training, FID and dev extras to .venv, lint, and run the test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
@@ -13,7 +13,7 @@ $(VENV)/.serve: pyproject.toml
 	touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.serve
-	$(PIP) -e '.[train,dev]'
+	$(PIP) -e '.[train,fid,dev]'
 	touch $@
 
 serve: $(VENV)/.serve

@@ -1,4 +1,5 @@
-"""Uploads to model input: decode, check, convert to gray, resize, put strokes light on dark.
+"""Uploads to model input: decode, check, then a strip (gray, resized, strokes light on dark)
+or a picture for a generative model (its central square at the model's size and channels).
 
 Users send strips drawn many ways (a phone photo, a canvas export, a scan), so everything a model
 needs is normalised here, and everything it cannot use is refused with a reason (an ImageError,
@@ -59,15 +60,38 @@ class StripShape:
 
 def read_strip(data: bytes, shape: StripShape, max_side: int) -> np.ndarray:
     """The strip as float32 ``[height, width]`` in 0..1, strokes light on a dark background."""
-    image = open_image(data, shape, max_side)
+    image = open_image(data, max_side, shape.describe(max_side), shape)
     gray = to_gray(image)
     resized = np.asarray(Image.fromarray(gray, "F").resize(shape.size, Image.Resampling.BOX))
     return light_on_dark(resized)
 
 
-def open_image(data: bytes, shape: StripShape, max_side: int) -> Image.Image:
-    """Decode ``data``, after checking from the header alone that its size is one we accept."""
-    allowed = shape.describe(max_side)
+def read_picture(data: bytes, size: int, channels: int, max_side: int) -> np.ndarray:
+    """An upload as a generative model's training images were made: the central square, resized
+    to ``size`` (LANCZOS), gray or RGB; float32 ``[channels, size, size]`` in 0..1."""
+    allowed = (
+        f"send a PNG or JPEG image of at most {max_side} pixels a side; its central square "
+        f"is resized to {size}x{size}"
+    )
+    image = open_image(data, max_side, allowed)
+    if channels == 1 or image.mode in _SIXTEEN_BIT:
+        gray = np.round(to_gray(image) * 255).astype(np.uint8)
+        image = Image.fromarray(gray, "L").convert("L" if channels == 1 else "RGB")
+    else:
+        image = on_paper(image).convert("RGB")
+    width, height = image.size
+    side = min(width, height)
+    box = ((width - side) // 2, (height - side) // 2)
+    square = image.crop((*box, box[0] + side, box[1] + side))
+    pixels = np.asarray(square.resize((size, size), Image.Resampling.LANCZOS), np.float32) / 255
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def open_image(
+    data: bytes, max_side: int, allowed: str, strip: StripShape | None = None
+) -> Image.Image:
+    """Decode ``data``, after checking from the header alone that its size (and, for a
+    ``strip``, its aspect) is one we accept; ``allowed`` says what we accept."""
     if not data:
         raise ImageError(f"the image is empty (0 bytes); {allowed}")
     try:
@@ -80,7 +104,7 @@ def open_image(data: bytes, shape: StripShape, max_side: int) -> Image.Image:
     if max(width, height) > max_side or min(width, height) < 1:
         raise ImageError(f"the image is {width}x{height} pixels; {allowed}")
     ratio = width / height
-    if abs(ratio / shape.cells - 1) > shape.aspect_tolerance:
+    if strip is not None and abs(ratio / strip.cells - 1) > strip.aspect_tolerance:
         raise ImageError(f"the image is {width}x{height} pixels, aspect {ratio:.2f}:1; {allowed}")
     try:
         image.load()
@@ -93,10 +117,15 @@ def to_gray(image: Image.Image) -> np.ndarray:
     """Luminance as float32 in 0..1. Transparent pixels count as white paper behind the strokes."""
     if image.mode in _SIXTEEN_BIT:  # Pillow's own conversion to "L" clips these instead of scaling
         return np.asarray(image, dtype=np.float32) / 65535
+    return np.asarray(on_paper(image).convert("L"), dtype=np.float32) / 255
+
+
+def on_paper(image: Image.Image) -> Image.Image:
+    """``image`` composited over white if it has transparency, else unchanged."""
     if image.mode in ("LA", "PA", "RGBA") or "transparency" in image.info:
         paper = Image.new("RGBA", image.size, "white")
-        image = Image.alpha_composite(paper, image.convert("RGBA"))
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255
+        return Image.alpha_composite(paper, image.convert("RGBA"))
+    return image
 
 
 def light_on_dark(gray: np.ndarray) -> np.ndarray:

@@ -56,6 +56,7 @@ class LoadedModel:
     task: str
     card: dict[str, Any]
     session: ort.InferenceSession
+    encoder: ort.InferenceSession | None = None  # a VAE's images-to-latents graph, if exported
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return self.session.run(None, feeds)
@@ -96,12 +97,17 @@ def _check_text2image(card: dict[str, Any]) -> None:
 
 
 def _check_generator(card: dict[str, Any]) -> None:
-    image = card["image"]
-    _expect("inputs", card["inputs"], [{"name": "z", "dtype": "float32",
-                                        "shape": ["batch", card["latent"]]}])  # fmt: skip
+    image, latent = card["image"], ["batch", card["latent"]]
+    _expect("inputs", card["inputs"], [{"name": "z", "dtype": "float32", "shape": latent}])
     shape = ["batch", image["channels"], image["size"], image["size"]]
     _expect("outputs[0].shape", card["outputs"][0]["shape"], shape)
     _expect("image channels", image["channels"] in (1, 3), True)
+    if "encoder" in card:
+        encoder = card["encoder"]
+        _expect("encoder inputs", encoder["inputs"],
+                [{"name": "images", "dtype": "float32", "shape": shape}])  # fmt: skip
+        moments = [{"name": n, "dtype": "float32", "shape": latent} for n in ("mean", "log_var")]
+        _expect("encoder outputs", encoder["outputs"], moments)
 
 
 TASK_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -171,20 +177,29 @@ def load_model(folder: Path, options: ort.SessionOptions) -> LoadedModel:
         if missing:
             raise ValueError(f"card.json lacks {', '.join(missing)}")
         _expect("card name", card["name"], folder.name)
-        onnx_path = folder / card["onnx"]
-        with onnx_path.open("rb") as file:
-            digest = hashlib.file_digest(file, "sha256").hexdigest()
-        _expect(f"sha256 of {card['onnx']}", digest, card["sha256"])
-        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        _check_tensors("inputs", card["inputs"], session.get_inputs())
-        _check_tensors("outputs", card["outputs"], session.get_outputs())
+        session = _open_session(folder, card, options)
         if card["task"] in TASK_CHECKS:
             TASK_CHECKS[card["task"]](card)
-        model = LoadedModel(card["name"], card["task"], card, session)
-        _warm_up(model)
+        encoder = _open_session(folder, card["encoder"], options) if "encoder" in card else None
     except Exception as exc:  # onnxruntime's errors derive from Exception alone; name the folder
         raise CardError(folder, str(exc)) from exc
-    return model
+    return LoadedModel(card["name"], card["task"], card, session, encoder)
+
+
+def _open_session(
+    folder: Path, spec: dict[str, Any], options: ort.SessionOptions
+) -> ort.InferenceSession:
+    """The session of the ONNX file ``spec`` describes (its onnx, sha256, inputs, outputs),
+    checked against the file and warmed up."""
+    onnx_path = folder / spec["onnx"]
+    with onnx_path.open("rb") as file:
+        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    _expect(f"sha256 of {spec['onnx']}", digest, spec["sha256"])
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    _check_tensors("inputs", spec["inputs"], session.get_inputs())
+    _check_tensors("outputs", spec["outputs"], session.get_outputs())
+    _warm_up(session, spec)
+    return session
 
 
 def _expect(what: str, actual: object, expected: object) -> None:
@@ -202,12 +217,12 @@ def _check_tensors(kind: str, card_specs: list[dict[str, Any]], ort_args: list[A
         _expect(f"ONNX shape of {where} (dynamic dims shown as 'batch')", onnx_shape, spec["shape"])
 
 
-def _warm_up(model: LoadedModel) -> None:
+def _warm_up(session: ort.InferenceSession, spec: dict[str, Any]) -> None:
     """One batch-1 run of zeros, so the first request does not pay for lazy initialisation."""
     feeds = {
-        spec["name"]: np.zeros([1 if d == "batch" else d for d in spec["shape"]], spec["dtype"])
-        for spec in model.card["inputs"]
+        arg["name"]: np.zeros([1 if d == "batch" else d for d in arg["shape"]], arg["dtype"])
+        for arg in spec["inputs"]
     }
-    for spec, out in zip(model.card["outputs"], model.run(feeds), strict=True):
-        expected = [1 if d == "batch" else d for d in spec["shape"]]
-        _expect(f"warm-up output {spec['name']!r} shape", list(out.shape), expected)
+    for arg, out in zip(spec["outputs"], session.run(None, feeds), strict=True):
+        expected = [1 if d == "batch" else d for d in arg["shape"]]
+        _expect(f"warm-up output {arg['name']!r} shape", list(out.shape), expected)

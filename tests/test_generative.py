@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from training.generative import Config, fit, grid
+from training.generative import Config, fit, grid, sampler
 
 
 @pytest.fixture
@@ -29,9 +30,10 @@ def test_a_tiny_run_writes_what_people_look_at(model, faces, tmp_path):
             "checkpoint.pt"} <= files  # fmt: skip
 
 
-def test_resume_continues_where_the_run_stopped(faces, tmp_path):
-    config = Config(data=str(faces), size=32, channels=3, latent=8, filters=8, epochs=1,
-                    batch_size=16)  # fmt: skip
+@pytest.mark.parametrize("model", ["vae", "gan"])
+def test_resume_continues_where_the_run_stopped(model, faces, tmp_path):
+    config = Config(model=model, data=str(faces), size=32, channels=3, latent=8, filters=8,
+                    epochs=1, batch_size=16)  # fmt: skip
     fit(config, tmp_path / "run", progress=False, max_batches=2)
     longer = Config(**{**config.to_dict(), "epochs": 3})
     _, history = fit(longer, tmp_path / "run", resume=True, progress=False, max_batches=2)
@@ -58,3 +60,34 @@ def test_command_line_dry_run_on_user_images(faces, tmp_path):
         "epoch_001.png",
         "epoch_002.png",
     ]
+
+
+def test_the_gan_samples_from_its_moving_average(faces, tmp_path):
+    config = Config(model="gan", data=str(faces), size=32, channels=3, latent=8, filters=8,
+                    epochs=1, batch_size=16, ema=0.5)  # fmt: skip
+    models, _ = fit(config, tmp_path / "run", progress=False, max_batches=3)
+    averaged, trained = sampler(models), models["generator"]
+    assert averaged is not trained
+    z = torch.randn(4, 8)
+    with torch.no_grad():
+        assert not torch.allclose(averaged.eval()(z), trained.eval()(z))
+    plain, _ = fit(Config(**{**config.to_dict(), "ema": 0.0}), tmp_path / "plain",
+                   progress=False, max_batches=3)  # fmt: skip
+    assert sampler(plain) is plain["generator"]
+
+
+def test_the_study_command_writes_its_report(faces, tmp_path):
+    from training.__main__ import main
+
+    args = ["--data", str(faces), "--size", "32", "--channels", "3", "--jobs", "1"]
+    main(["generative-study", *args, "--dry-run", "--out", str(tmp_path)])
+    report = (tmp_path / "generative_study.md").read_text()
+    runs = [line for line in report.splitlines() if line.startswith(("| VAE", "| GAN"))]
+    assert [r.split("|")[1:3] for r in runs] == [
+        [f" {m} ", f" {z} "] for m, zs in [("VAE", (32, 64, 128)), ("GAN", (64, 128, 256))]
+        for z in zs]  # fmt: skip
+    for run in ("vae-32", "gan-256"):
+        for kind in ("first", "last", "interpolation"):
+            assert (tmp_path / "generative_study" / f"{run}-{kind}.png").is_file()
+    row = np.asarray(Image.open(tmp_path / "generative_study" / "vae-64-interpolation.png"))
+    assert row.shape == (32, 10 * 32, 3)

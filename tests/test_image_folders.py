@@ -4,26 +4,15 @@ import zipfile
 
 import numpy as np
 import pytest
+from celeba import write_celeba
 from PIL import Image
 
 from training.image_folders import load_images
 
 
-def face(i: int) -> Image.Image:
-    """A 178x218 'CelebA' JPEG: a bright square in the centre, a colour band top and bottom."""
-    pixels = np.full((218, 178, 3), 40, np.uint8)
-    pixels[:20], pixels[-20:] = (255, 0, 0), (0, 0, 255)  # outside the central 178x178 square
-    pixels[59:159, 39:139] = (200, 200, 200)
-    pixels[0, 0] = i  # make every file different
-    return Image.fromarray(pixels)
-
-
 @pytest.fixture
 def celeba(tmp_path):
-    folder = tmp_path / "img_align_celeba"
-    folder.mkdir()
-    for i in range(1, 7):
-        face(i).save(folder / f"{i:06d}.jpg", quality=95)
+    folder = write_celeba(tmp_path, 6)
     with zipfile.ZipFile(tmp_path / "img_align_celeba.zip", "w") as archive:
         for path in sorted(folder.iterdir()):
             archive.write(path, f"img_align_celeba/{path.name}")

@@ -9,7 +9,9 @@ python -m training judge                  # the glyph judge that grades handwrit
 python -m training text2image             # train, export exported/text2image/ (needs the judge)
 python -m training text2image-report      # reports/text2image.{md,png,json}: baseline, GAN, cVAE
 python -m training generative --model vae # train a VAE or DCGAN: samples, curves, checkpoints
+python -m training generative-study     # reports/generative_study.*: VAE and GAN latent sweeps
 python -m training domain-fid exported/gan  # Fashion-MNIST domain FID, written into the card
+python -m training inception-fid exported/gan  # Inception FID (the [fid] extra), into the card
 python -m training <command> --dry-run    # a few batches, written to a temporary folder
 """
 
@@ -124,10 +126,27 @@ def main(argv: list[str] | None = None) -> None:
     gen.add_argument("--export", type=Path, help="also write the generator to this folder")
     gen.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches")
 
+    gstudy = commands.add_parser("generative-study", help="the study's VAE and GAN latent sweeps")
+    gstudy.add_argument("--vae-epochs", type=int, default=6)
+    gstudy.add_argument("--gan-epochs", type=int, default=3)
+    gstudy.add_argument("--data", default=GenConfig.data, help="as for generative")
+    gstudy.add_argument("--size", type=int, default=GenConfig.size)
+    gstudy.add_argument("--channels", type=int, default=GenConfig.channels)
+    gstudy.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each")
+    gstudy.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
+    gstudy.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches a run")
+
     fid = commands.add_parser("domain-fid", help="domain FID of an exported Fashion-MNIST model")
     fid.add_argument("folder", type=Path, help="an exported gan or vae folder")
     fid.add_argument("--n", type=int, default=5000, help="generated images")
     fid.set_defaults(out=None, dry_run=False)
+    inception = commands.add_parser(
+        "inception-fid", help="Inception FID of an exported model (needs the [fid] extra)"
+    )
+    inception.add_argument("folder", type=Path, help="an exported gan or vae folder")
+    inception.add_argument("--n", type=int, default=5000, help="generated images")
+    inception.add_argument("--real", type=Path, help="real images; default Fashion-MNIST test")
+    inception.set_defaults(out=None, dry_run=False)
 
     args = parser.parse_args(argv)
     command = "python -m training " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -136,17 +155,21 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "strip":
         write_strip(args)
-    elif args.command == "domain-fid":
-        import json
+    elif args.command in ("domain-fid", "inception-fid"):
+        write_fid(args, command)
+    elif args.command == "generative-study":
+        from training.generative_study import base_configs, study, write_report
 
-        from training.domain_fid import measure
-
-        scores = {**measure(args.folder, args.n), "domain_fid_command": command}
-        card_path = args.folder / "card.json"
-        card = json.loads(card_path.read_text())
-        card["metrics"].update(scores)
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
-        print(f"{args.folder}: {scores}")
+        data = {"data": args.data, "size": args.size, "channels": args.channels}
+        epochs = (2, 2) if args.dry_run else (args.vae_epochs, args.gan_epochs)
+        bases = base_configs(*epochs, **data)
+        if args.dry_run:
+            bases = {m: replace(c, filters=8) for m, c in bases.items()}
+        out = args.out or REPO / "reports"
+        runs_dir = out / "runs" if args.dry_run else REPO / "runs" / "study"
+        results = study(bases, out, runs_dir, args.jobs, max_batches=2 if args.dry_run else None)
+        write_report(results, out, command)
+        print(f"wrote {out}/generative_study.{{md,png,json}} and {out}/generative_study/")
     elif args.command == "generative":
         from training.generative import fit as fit_generative
 
@@ -246,6 +269,25 @@ def main(argv: list[str] | None = None) -> None:
         split_sweep.write_report(results, out, steps)
         print(split_sweep.table(results, steps))
         print(f"wrote {out}/split_sweep.md, .png, .json")
+
+
+def write_fid(args: argparse.Namespace, command: str) -> None:
+    """Measure an exported generator's FID, print it and record value and command in its card."""
+    import json
+
+    card_path = args.folder / "card.json"
+    card = json.loads(card_path.read_text())
+    if args.command == "domain-fid":
+        from training.domain_fid import measure
+
+        scores = {**measure(args.folder, args.n), "domain_fid_command": command}
+    else:
+        from training.inception_fid import measure
+
+        scores = {**measure(args.folder, card, args.n, args.real), "inception_fid_command": command}
+    card["metrics"].update(scores)
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    print(f"{args.folder}: {scores}")
 
 
 def write_strip(args: argparse.Namespace) -> None:

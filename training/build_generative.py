@@ -1,8 +1,9 @@
 """Export a trained generator (the VAE's decoder or the DCGAN's generator) to `exported/<name>/`.
 
-The ONNX graph maps latents ``z [batch, latent]`` to images ``[batch, channels, size, size]`` in
+``model.onnx`` maps latents ``z [batch, latent]`` to images ``[batch, channels, size, size]`` in
 0..1; the card says how the service draws ``z`` from a seed, so `/sample` and `/interpolate` give
-the images the card's numbers describe.
+the images the card's numbers describe. A VAE also gets ``encoder.onnx`` (images to the mean and
+log-variance of ``z``), which `POST /interpolate` uses to start and end at real images.
 """
 
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.export import export_onnx, parity, training_record, write_card
-from training.generative import Config
+from training.export import export_onnx, onnx_record, parity, training_record, write_card
+from training.generative import Config, sampler
+from training.generative_models import ConvVAE
 
 LATENT_FROM_SEED = "numpy.random.default_rng(seed).standard_normal((n, latent), dtype=float32)"
 
@@ -25,7 +27,7 @@ def export_generator(
     command: str,
 ) -> dict:
     """Write ``out/model.onnx`` (latents to images) and its card."""
-    decoder = (models["vae"].decoder if config.model == "vae" else models["generator"]).eval()
+    decoder = sampler(models).eval()
     z = np.random.default_rng(0).standard_normal((4, config.latent), dtype=np.float32)
     export_onnx(decoder, {"z": torch.from_numpy(z)}, out / "model.onnx", ["images"])
     card = {
@@ -41,4 +43,27 @@ def export_generator(
         "training": training_record(command, config.to_dict(), seconds, history),
         "metrics": {"onnx_parity_max_abs_diff": parity(decoder, out / "model.onnx", {"z": z})},
     }
+    if config.model == "vae":
+        card["encoder"] = export_encoder(models["vae"], config, out / "encoder.onnx")
+        card["metrics"]["encoder_onnx_parity_max_abs_diff"] = card["encoder"].pop("parity")
     return write_card(out, card)
+
+
+class Encoder(torch.nn.Module):
+    """The VAE's encoder as its own graph: images to the mean and log-variance of ``z``."""
+
+    def __init__(self, vae: ConvVAE):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.vae.encode(images)
+
+
+def export_encoder(vae: ConvVAE, config: Config, path: Path) -> dict:
+    """Write ``encoder.onnx``; its card record, with the parity measured on random images."""
+    encoder = Encoder(vae).eval()
+    shape = (4, config.channels, config.size, config.size)
+    images = np.random.default_rng(0).random(shape, dtype=np.float32)
+    export_onnx(encoder, {"images": torch.from_numpy(images)}, path, ["mean", "log_var"])
+    return {**onnx_record(path), "parity": parity(encoder, path, {"images": images})}

@@ -107,11 +107,16 @@ def reference() -> float:
     return domain_fid(load_fashion("train")[0][:10_000])
 
 
-def measure(folder: Path, n: int = 5000, seed: int = 0) -> dict[str, float]:
-    """Domain FID of ``n`` images from an exported generator (run with onnxruntime, as served)."""
+def generate(folder: Path, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` images ``[n, C, S, S]`` in 0..1 from an exported generator, run with onnxruntime as
+    the service runs it."""
     card = json.loads((folder / "card.json").read_text())
     session = ort.InferenceSession(str(folder / card["onnx"]), providers=["CPUExecutionProvider"])
     z = np.random.default_rng(seed).standard_normal((n, card["latent"]), dtype=np.float32)
-    images = np.concatenate([session.run(None, {"z": z[i : i + 500]})[0] for i in range(0, n, 500)])
-    return {"domain_fid": domain_fid(images), "domain_fid_real_floor": reference(),
-            "domain_fid_samples": n}  # fmt: skip
+    return np.concatenate([session.run(None, {"z": z[i : i + 500]})[0] for i in range(0, n, 500)])
+
+
+def measure(folder: Path, n: int = 5000, seed: int = 0) -> dict[str, float]:
+    """Domain FID of ``n`` images from an exported generator."""
+    return {"domain_fid": domain_fid(generate(folder, n, seed)),
+            "domain_fid_real_floor": reference(), "domain_fid_samples": n}  # fmt: skip

@@ -89,17 +89,18 @@ def code_version() -> dict:
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changes)}
 
 
+def onnx_record(path: Path) -> dict:
+    """What a card says of one ONNX file: its name, sha256, inputs and outputs."""
+    inputs, outputs = io_spec(path)
+    return {"onnx": path.name, "sha256": sha256(path), "inputs": inputs, "outputs": outputs}
+
+
 def write_card(folder: Path, card: dict) -> dict:
-    """Complete ``card`` with what the ONNX file says (io, sha256) and provenance; save it."""
-    onnx_path = folder / "model.onnx"
-    inputs, outputs = io_spec(onnx_path)
+    """Complete ``card`` with what ``model.onnx`` says (io, sha256) and provenance; save it."""
     full = {
         "name": folder.name,
         "format_version": 1,
-        "onnx": onnx_path.name,
-        "sha256": sha256(onnx_path),
-        "inputs": inputs,
-        "outputs": outputs,
+        **onnx_record(folder / "model.onnx"),
         **card,
         "code_version": code_version(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from training.fashion import load_fashion  # noqa: E402
@@ -23,7 +24,8 @@ from training.generative_models import (  # noqa: E402
     ConvVAE,
     Discriminator,
     Generator,
-    gan_losses,
+    discriminator_loss,
+    generator_loss,
     vae_loss,
 )
 from training.image_folders import load_images  # noqa: E402
@@ -46,6 +48,7 @@ class Config:
     batch_size: int = 64
     lr: float = 1e-3
     beta: float = 1.0
+    ema: float = 0.999  # GAN: the generator sampled and exported is this moving average (0: off)
     seed: int = 0
     grid: int = 64  # samples per epoch's grid, from the same latents every epoch
 
@@ -71,6 +74,24 @@ def build_models(config: Config) -> dict[str, torch.nn.Module]:
         "generator": Generator(config.latent, config.size, config.channels, config.filters),
         "discriminator": Discriminator(config.size, config.channels, config.filters),
     }
+
+
+def moving_average(models: dict, config: Config) -> AveragedModel | None:
+    """An exponential moving average of the GAN generator's weights and BatchNorm statistics:
+    it smooths the step-to-step wobble of adversarial training out of the samples."""
+    if config.model != "gan" or not config.ema:
+        return None
+    averaging = get_ema_multi_avg_fn(config.ema)
+    return AveragedModel(models["generator"], multi_avg_fn=averaging, use_buffers=True)
+
+
+def sampler(models: dict[str, torch.nn.Module]) -> torch.nn.Module:
+    """The network that turns latents into images: the VAE's decoder, the GAN's averaged
+    generator, or the GAN's generator if it is not averaged."""
+    if "vae" in models:
+        return models["vae"].decoder
+    averaged = models.get("generator_average")
+    return averaged.module if averaged is not None else models["generator"]
 
 
 def grid(images: torch.Tensor) -> np.ndarray:
@@ -114,6 +135,7 @@ def fit(
     optimizers = {
         n: torch.optim.Adam(m.parameters(), config.lr, betas=betas) for n, m in models.items()
     }
+    average = moving_average(models, config)
     fixed = torch.randn(config.grid, config.latent, generator=torch.Generator().manual_seed(0))
     history, start = [], 1
     checkpoint = run_dir / "checkpoint.pt"
@@ -124,12 +146,15 @@ def fit(
         for name in models:
             models[name].load_state_dict(saved["models"][name])
             optimizers[name].load_state_dict(saved["optimizers"][name])
+        if average is not None:
+            average.load_state_dict(saved["average"])
         history, start = saved["history"], saved["history"][-1]["epoch"] + 1
         torch.set_rng_state(saved["rng"])
+    finished = models if average is None else {**models, "generator_average": average}
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
     for epoch in tqdm(range(start, config.epochs + 1), desc=config.model, disable=not progress):
         order = torch.randperm(len(images))
-        steps = len(images) // config.batch_size if max_batches is None else max_batches
+        steps = min(max(1, len(images) // config.batch_size), max_batches or len(images))
         totals: dict[str, float] = {}
         for m in models.values():
             m.train()
@@ -137,16 +162,18 @@ def fit(
             batch = images[order[step * config.batch_size : (step + 1) * config.batch_size]]
             for name, value in train_step(config, models, optimizers, batch).items():
                 totals[name] = totals.get(name, 0.0) + value / steps
+            if average is not None:
+                average.update_parameters(models["generator"])
         history.append({"epoch": epoch, **totals})
-        decoder = models["vae"].decoder if config.model == "vae" else models["generator"]
         with torch.no_grad():
-            samples = decoder.eval()(fixed)
+            samples = sampler(finished).eval()(fixed)
         Image.fromarray(grid(samples)).save(run_dir / "samples" / f"epoch_{epoch:03d}.png")
         torch.save(
             {
                 "config": config.to_dict(),
                 "models": {n: m.state_dict() for n, m in models.items()},
                 "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
+                "average": None if average is None else average.state_dict(),
                 "history": history,
                 "rng": torch.get_rng_state(),
             },
@@ -154,7 +181,7 @@ def fit(
         )
         (run_dir / "losses.json").write_text(json.dumps(history, indent=1) + "\n")
         plot_losses(history, run_dir / "losses.png")
-    return models, history
+    return finished, history
 
 
 def train_step(config: Config, models: dict, optimizers: dict, batch: torch.Tensor) -> dict:
@@ -165,11 +192,13 @@ def train_step(config: Config, models: dict, optimizers: dict, batch: torch.Tens
         loss.backward()
         optimizers["vae"].step()
         return {"loss": loss.item()}
-    d_loss, _ = gan_losses(models["generator"], models["discriminator"], batch)
+    generator, discriminator = models["generator"], models["discriminator"]
+    fake = generator(torch.randn(len(batch), generator.latent))  # one fake batch for both steps
+    d_loss = discriminator_loss(discriminator, batch, fake)
     optimizers["discriminator"].zero_grad()
     d_loss.backward()
     optimizers["discriminator"].step()
-    _, g_loss = gan_losses(models["generator"], models["discriminator"], batch)
+    g_loss = generator_loss(discriminator, fake)  # scored by the discriminator just updated
     optimizers["generator"].zero_grad()
     g_loss.backward()
     optimizers["generator"].step()

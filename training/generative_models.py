@@ -132,13 +132,13 @@ class Discriminator(nn.Module):
         return self.score(self.encoder(images))[:, 0]
 
 
-def gan_losses(
-    generator: Generator, discriminator: Discriminator, real: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Non-saturating GAN losses ``(discriminator, generator)`` for one batch of real images."""
-    fake = generator(torch.randn(len(real), generator.latent))
-    d_loss = (
-        F.softplus(-discriminator(real)).mean() + F.softplus(discriminator(fake.detach())).mean()
-    )
-    g_loss = F.softplus(-discriminator(fake)).mean()
-    return d_loss, g_loss
+def discriminator_loss(
+    discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor
+) -> torch.Tensor:
+    """Non-saturating GAN loss of the discriminator: real images score high, fakes low."""
+    return F.softplus(-discriminator(real)).mean() + F.softplus(discriminator(fake.detach())).mean()
+
+
+def generator_loss(discriminator: Discriminator, fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating GAN loss of the generator: ``-log D(fake)``, strong while D wins."""
+    return F.softplus(-discriminator(fake)).mean()

@@ -1,4 +1,5 @@
-"""Generative images: `GET /sample` (a grid from random latents) and `GET /interpolate` (a strip).
+"""Generative images: `GET /sample` (a grid from random latents), `GET /interpolate` (a strip
+between two seeds' latents) and `POST /interpolate` (a VAE's strip between two uploaded images).
 
 Latents come from seeds exactly as the model card's `latent_from_seed` says, so the same request
 always gives the same PNG bytes, and a seed means the same image in training's reports.
@@ -8,10 +9,13 @@ import math
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import MetricsDep, RegistryDep
-from service.latents import from_seed
+from service.api.deps import MetricsDep, RegistryDep, SettingsDep
+from service.api.uploads import MULTIPART, read_image_fields
+from service.images import ImageError, read_picture
+from service.latents import from_seed, path
 from service.metrics import Metrics
 from service.png import to_png
 from service.registry import LoadedModel
@@ -29,16 +33,23 @@ Scale = Annotated[int, Query(ge=1, le=8, description="integer enlargement of the
 ModelName = Annotated[
     str | None, Query(description="a generative model (VAE or GAN) from /models; default 'gan'")
 ]
-
-
-def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Spherical interpolation: stays at the norm Gaussian latents have; linear if a || b."""
-    cos = float(np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b)))
-    omega = math.acos(min(1.0, max(-1.0, cos)))
-    if math.sin(omega) < 1e-6:
-        return (1 - t)[:, None] * a + t[:, None] * b
-    weights_a, weights_b = np.sin((1 - t) * omega), np.sin(t * omega)
-    return ((weights_a[:, None] * a + weights_b[:, None] * b) / math.sin(omega)).astype(np.float32)
+Steps = Annotated[int, Query(ge=2, le=64, description="images in the strip")]
+Method = Annotated[Literal["linear", "slerp"], Query(description="the path")]
+_IMAGE = {"type": "string", "format": "binary"}
+_TWO_IMAGES = {  # the request body as /docs shows it; the route reads the form itself
+    "requestBody": {
+        "required": True,
+        "content": {
+            MULTIPART: {
+                "schema": {
+                    "type": "object",
+                    "properties": {"a": _IMAGE, "b": _IMAGE},
+                    "required": ["a", "b"],
+                }
+            }
+        },
+    }
+}
 
 
 def tile(images: np.ndarray, columns: int) -> np.ndarray:
@@ -77,17 +88,82 @@ def interpolate(
     registry: RegistryDep,
     metrics: MetricsDep,
     model: ModelName = None,
-    steps: Annotated[int, Query(ge=2, le=64, description="images in the strip")] = 8,
+    steps: Steps = 8,
     seed_a: Seed = 1,
     seed_b: Seed = 2,
-    method: Annotated[Literal["linear", "slerp"], Query(description="the path")] = "slerp",
+    method: Method = "slerp",
     scale: Scale = 1,
 ) -> Response:
     """A PNG strip of `steps` images along the path between the latents of `seed_a` and `seed_b`."""
     chosen = registry.get(TASKS, model)
     latent = chosen.card["latent"]
     a, b = from_seed(seed_a, 1, latent)[0], from_seed(seed_b, 1, latent)[0]
-    t = np.linspace(0, 1, steps, dtype=np.float32)
-    z = slerp(a, b, t) if method == "slerp" else (1 - t)[:, None] * a + t[:, None] * b
-    images = generate(chosen, z.astype(np.float32), metrics)
+    return strip(chosen, a, b, steps, method, scale, metrics)
+
+
+@router.post(
+    "/interpolate",
+    response_class=Response,
+    responses={**PNG, **error_responses(400, 404, 413, 415, 422, 503)},
+    openapi_extra=_TWO_IMAGES,
+)
+async def interpolate_images(
+    request: Request,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    model: Annotated[
+        str | None, Query(description="a VAE from /models (it needs an encoder); default 'vae'")
+    ] = None,
+    steps: Steps = 8,
+    method: Method = "slerp",
+    scale: Scale = 1,
+) -> Response:
+    """A PNG strip between two uploaded images (multipart fields `a` and `b`), through a VAE.
+
+    Each image's central square is resized to the model's size and channels and encoded; the
+    strip runs between the two latent means, so its ends are the VAE's reconstructions.
+    """
+    chosen = registry.get("vae", model)
+    if chosen.encoder is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"VAE {chosen.name!r} was exported without an encoder; it cannot read images",
+        )
+    uploads = await read_image_fields(request, ("a", "b"))
+    # Decoding and inference are CPU work: off the event loop, like the sync routes.
+    a, b = await run_in_threadpool(
+        encode, chosen, [uploads["a"], uploads["b"]], settings.max_image_side, metrics
+    )
+    return await run_in_threadpool(strip, chosen, a, b, steps, method, scale, metrics)
+
+
+def encode(
+    chosen: LoadedModel, uploads: list[bytes], max_side: int, metrics: Metrics
+) -> np.ndarray:
+    """The latent means of the uploaded images, or a 422 saying which image is unusable."""
+    image = chosen.card["image"]
+    pictures = []
+    for field, data in zip("ab", uploads, strict=True):
+        try:
+            pictures.append(read_picture(data, image["size"], image["channels"], max_side))
+        except ImageError as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"field {field!r}: {exc}"
+            ) from None
+    with metrics.time_inference(chosen.name):
+        return chosen.encoder.run(["mean"], {"images": np.stack(pictures)})[0]
+
+
+def strip(
+    chosen: LoadedModel,
+    a: np.ndarray,
+    b: np.ndarray,
+    steps: int,
+    method: str,
+    scale: int,
+    metrics: Metrics,
+) -> Response:
+    """The PNG strip of ``steps`` images decoded along the ``method`` path from ``a`` to ``b``."""
+    images = generate(chosen, path(a, b, steps, method), metrics)
     return Response(to_png(tile(images, steps), scale), media_type="image/png")

@@ -16,23 +16,34 @@ MULTIPART = "multipart/form-data"
 
 async def read_image_upload(request: Request, field: str) -> bytes:
     """The image in multipart field ``field``, or the whole body if it is sent as an image type."""
-    kind = media_type(request)
-    if kind in MEDIA_TYPES:
+    if media_type(request) in MEDIA_TYPES:
         return await request.body()
-    if kind != MULTIPART:
+    return (await read_image_fields(request, (field,), raw_body=True))[field]
+
+
+async def read_image_fields(
+    request: Request, fields: tuple[str, ...], raw_body: bool = False
+) -> dict[str, bytes]:
+    """The image files in multipart ``fields``; ``raw_body`` says whether the 415 for another
+    media type may suggest sending the image as the whole body."""
+    if media_type(request) != MULTIPART:
         sent = request.headers.get("content-type")
         what = f"Content-Type {sent!r}" if sent else "a body without Content-Type"
+        names = " and ".join(repr(f) for f in fields)
+        how = f"send the image(s) as multipart/form-data field(s) {names}"
+        if raw_body:
+            how += f", or as the raw body with Content-Type {' or '.join(MEDIA_TYPES)}"
         raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"{what} is not supported; send the image as multipart/form-data "
-            f"field {field!r}, or as the raw body with Content-Type {' or '.join(MEDIA_TYPES)}",
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{what} is not supported; {how}"
         )
-    async with request.form(max_files=1, max_fields=8) as form:
-        upload = form.get(field)
-        if not isinstance(upload, UploadFile):
+    async with request.form(max_files=len(fields), max_fields=8) as form:
+        uploads = {field: form.get(field) for field in fields}
+        missing = [f for f, upload in uploads.items() if not isinstance(upload, UploadFile)]
+        if missing:
             found = ", ".join(repr(k) for k in form) or "none"
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"multipart field {field!r} with an image file is missing (fields sent: {found})",
+                f"multipart field(s) {', '.join(map(repr, missing))} with an image file missing "
+                f"(fields sent: {found})",
             )
-        return await upload.read()
+        return {field: await upload.read() for field, upload in uploads.items()}

@@ -1,0 +1,146 @@
+"""The study's generative experiments (its Figures 1-9), scaled to this CPU: VAEs with latent
+32/64/128 and DCGANs with latent 64/128/256, each trained the same number of epochs.
+
+For every run the report shows the loss curves, the sample grid of the first and of the last epoch
+(the same fixed latents), and an interpolation row: for a GAN between two random latents, for a
+VAE between two real held-out images it encoded, as the study did. The table gives the epochs,
+the time and the domain FID (:mod:`training.domain_fid`, on Fashion-MNIST) of every run. Runs go
+side by side, one thread each.
+"""
+
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from service.latents import from_seed, path  # noqa: E402
+from training.fashion import load_fashion  # noqa: E402
+from training.generative import FASHION, Config, fit, sampler, training_images  # noqa: E402
+from training.report_files import save_report  # noqa: E402
+
+LATENTS = {"vae": (32, 64, 128), "gan": (64, 128, 256)}
+STEPS = 10  # images in an interpolation row
+FID_SAMPLES = 2000
+
+
+def base_configs(vae_epochs: int, gan_epochs: int, **data) -> dict[str, Config]:
+    """The shipped models' settings (filters, learning rates) at this study's epochs."""
+    return {
+        "vae": Config(model="vae", filters=32, lr=1e-3, epochs=vae_epochs, **data),
+        "gan": Config(model="gan", filters=64, lr=2e-4, epochs=gan_epochs, **data),
+    }
+
+
+def held_out_pair(config: Config) -> torch.Tensor:
+    """The two real images a VAE row runs between: Fashion-MNIST test images 0 and 1 (a boot and
+    a pullover), or the first two of the user's images (they have no held-out split)."""
+    if config.data == FASHION:
+        return torch.from_numpy(load_fashion("test")[0][:2, None]).float() / 255
+    return training_images(replace(config, limit=2))
+
+
+def run_one(job: tuple[Config, Path, Path, int | None]) -> dict:
+    """Train one run; write its first and last grids and its interpolation row into ``assets``."""
+    config, run_dir, assets, max_batches = job
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    models, history = fit(config, run_dir, progress=False, max_batches=max_batches)
+    seconds = time.perf_counter() - started
+    name = f"{config.model}-{config.latent}"
+    shutil.copy(run_dir / "samples" / "epoch_001.png", assets / f"{name}-first.png")
+    shutil.copy(run_dir / "samples" / f"epoch_{config.epochs:03d}.png", assets / f"{name}-last.png")
+    decoder = sampler(models).eval()
+    with torch.no_grad():
+        if config.model == "vae":
+            a, b = models["vae"].eval().encode(held_out_pair(config))[0].numpy()
+            row = decoder(torch.from_numpy(path(a, b, STEPS, "linear")))
+        else:
+            a, b = from_seed(1, 1, config.latent)[0], from_seed(2, 1, config.latent)[0]
+            row = decoder(torch.from_numpy(path(a, b, STEPS, "slerp")))
+        Image.fromarray(grid_row(row)).save(assets / f"{name}-interpolation.png")
+        fid = None
+        if config.data == FASHION and max_batches is None:
+            from training.domain_fid import domain_fid
+
+            z = torch.from_numpy(from_seed(0, FID_SAMPLES, config.latent))
+            fid = domain_fid(decoder(z).numpy())
+    return {"name": name, "model": config.model, "latent": config.latent,
+            "epochs": config.epochs, "seconds": round(seconds, 1), "domain_fid": fid,
+            "history": history, "config": config.to_dict()}  # fmt: skip
+
+
+def grid_row(images: torch.Tensor) -> np.ndarray:
+    """``[n, c, h, w]`` side by side as one uint8 picture."""
+    pixels = (images.clamp(0, 1) * 255).round().byte().permute(2, 0, 3, 1).flatten(1, 2).numpy()
+    return pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+
+
+def study(
+    bases: dict[str, Config], out: Path, runs_dir: Path, jobs: int, max_batches: int | None = None
+) -> list[dict]:
+    """Every run of the study; the grids and rows land in ``out/generative_study/``."""
+    assets = out / "generative_study"
+    assets.mkdir(parents=True, exist_ok=True)
+    configs = [replace(bases[m], latent=z) for m, latents in LATENTS.items() for z in latents]
+    work = [(c, runs_dir / f"{c.model}-{c.latent}", assets, max_batches) for c in configs]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(tqdm(pool.map(run_one, work), total=len(work), desc="study", unit="run"))
+
+
+def plot(results: list[dict], path_: Path) -> None:
+    """Loss per epoch: the VAEs' (left), the GANs' generator and discriminator (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, model in zip(axes, ("vae", "gan"), strict=True):
+        for r in (r for r in results if r["model"] == model):
+            epochs = [h["epoch"] for h in r["history"]]
+            for key, style in (("loss", "-"), ("loss_discriminator", "--")):
+                if key in r["history"][0]:
+                    label = f"latent {r['latent']}" + (" (D)" if style == "--" else "")
+                    ax.plot(epochs, [h[key] for h in r["history"]], style, marker=".", label=label)
+        what = "VAE: BCE + KL per image" if model == "vae" else "DCGAN: G (solid), D (dashed)"
+        ax.set(title=what, xlabel="epoch", ylabel="training loss")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path_, dpi=100)
+    plt.close(fig)
+
+
+def markdown(results: list[dict], command: str) -> str:
+    lines = [
+        "# The study's generative experiments, scaled to this CPU",
+        "",
+        f"Command: `{command}`. Fixed latents for the grids; the GAN rows slerp between the",
+        "latents of seeds 1 and 2, the VAE rows run linearly between the encodings of two",
+        f"held-out images. Domain FID: {FID_SAMPLES} samples against the Fashion-MNIST test set",
+        "(`training/domain_fid.py`; lower is better, real train images score 0.74).",
+        "",
+        "| run | latent | epochs | seconds | final loss | domain FID | first epoch | last epoch |"
+        " interpolation |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        fid = "-" if r["domain_fid"] is None else f"{r['domain_fid']:.1f}"
+        pictures = " | ".join(
+            f"![](generative_study/{r['name']}-{kind}.png)"
+            for kind in ("first", "last", "interpolation")
+        )
+        lines.append(
+            f"| {r['model'].upper()} | {r['latent']} | {r['epochs']} | {r['seconds']:.0f} | "
+            f"{r['history'][-1]['loss']:.3f} | {fid} | {pictures} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results: list[dict], out: Path, command: str) -> None:
+    save_report(out, "generative_study", results, markdown(results, command), plot)
