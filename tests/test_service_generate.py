@@ -174,6 +174,7 @@ def test_image_strip_reversed_and_repeated(generators):
         ({"files": {"a": ("a.jpg", b""), "b": ("b.jpg", jpeg(1))}}, 422, "empty"),
         ({"json": {"a": 1, "b": 2}}, 415, "multipart"),
         ({"content": jpeg(1), "headers": {"content-type": "image/jpeg"}}, 415, "'a' and 'b'"),
+        ({"files": {"a": ("a.jpg", bytes(3 << 20)), "b": ("b.jpg", jpeg(1))}}, 413, "at most"),
     ],
 )
 def test_bad_uploads_are_4xx_with_a_reason(generators, send, status, words):

@@ -19,7 +19,6 @@ import argparse
 import shlex
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -120,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     gen.add_argument("--data", default=GenConfig.data, help="fashion-mnist, or a folder/zip/.npy")
     for name in ("size", "channels", "limit", "latent", "filters", "epochs", "batch_size"):
         gen.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(GenConfig, name))
-    gen.add_argument("--lr", type=float, default=GenConfig.lr)
+    for name in ("lr", "beta", "ema"):
+        gen.add_argument(f"--{name}", type=float, default=getattr(GenConfig, name))
     gen.add_argument("--out", type=Path, help="the run's folder; default: runs/<model>")
     gen.add_argument("--resume", action="store_true", help="continue the run in --out")
     gen.add_argument("--export", type=Path, help="also write the generator to this folder")
@@ -176,7 +176,6 @@ def main(argv: list[str] | None = None) -> None:
         fields = {f: getattr(args, f) for f in GenConfig.__dataclass_fields__ if hasattr(args, f)}
         config = GenConfig(**{**fields, "epochs": 2 if args.dry_run else args.epochs})
         run_dir = args.out or REPO / "runs" / config.model
-        started = time.perf_counter()
         models, history = fit_generative(
             config, run_dir, resume=args.resume, max_batches=2 if args.dry_run else None
         )
@@ -184,7 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.export:
             from training.build_generative import export_generator
 
-            seconds = time.perf_counter() - started
+            # Training time is the sum of the epochs' times, so a resumed run counts every leg.
+            seconds = sum(h.get("seconds", 0.0) for h in history)
             export_generator(models, config, history, seconds, args.export, command)
             print(f"exported {args.export}")
     elif args.command == "text2image":

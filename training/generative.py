@@ -6,6 +6,7 @@ A run writes into its folder: ``samples/epoch_NNN.png``, ``losses.json`` and ``l
 """
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -153,6 +154,7 @@ def fit(
     finished = models if average is None else {**models, "generator_average": average}
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
     for epoch in tqdm(range(start, config.epochs + 1), desc=config.model, disable=not progress):
+        started = time.perf_counter()
         order = torch.randperm(len(images))
         steps = min(max(1, len(images) // config.batch_size), max_batches or len(images))
         totals: dict[str, float] = {}
@@ -164,7 +166,8 @@ def fit(
                 totals[name] = totals.get(name, 0.0) + value / steps
             if average is not None:
                 average.update_parameters(models["generator"])
-        history.append({"epoch": epoch, **totals})
+        seconds = round(time.perf_counter() - started, 3)  # summed over resumed legs for the card
+        history.append({"epoch": epoch, **totals, "seconds": seconds})
         with torch.no_grad():
             samples = sampler(finished).eval()(fixed)
         Image.fromarray(grid(samples)).save(run_dir / "samples" / f"epoch_{epoch:03d}.png")
