@@ -1,14 +1,38 @@
-"""`python -m service`: serve with uvicorn on the configured host and port."""
+"""`python -m service`: serve with uvicorn, as the settings say (host, port, workers, logs).
+
+Each worker is a process that builds its app from the environment, hence the import string and
+factory. With several workers, Prometheus samples go through files in a fresh temporary directory
+that every worker writes and `/metrics` sums (see service/metrics.py); it is set before they start.
+"""
+
+import os
+import tempfile
+from contextlib import ExitStack
 
 import uvicorn
 
-from service.main import create_app
+from service.logs import log_config
 from service.settings import Settings
+
+APP = "service.main:create_app"
 
 
 def main() -> None:
     settings = Settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    with ExitStack() as stack:
+        if settings.workers > 1:
+            metrics_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="genseq-metrics-"))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        uvicorn.run(
+            APP,
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+            access_log=False,  # service.access_log writes one line per request, with its id
+            log_config=log_config(settings.log_level, settings.log_json),
+        )
 
 
 if __name__ == "__main__":

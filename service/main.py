@@ -5,12 +5,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.access_log import AccessLogMiddleware
 from service.api import router
 from service.body_limit import BodySizeLimitMiddleware
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
-from service.registry import Registry
+from service.registry import InferenceSlots, Registry
 from service.settings import Settings
+from service.timeouts import RequestTimeoutMiddleware
 
 
 @asynccontextmanager
@@ -21,7 +23,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        app.state.registry.close()
+        app.state.registry.close()  # /ready answers 503 from here on
+        app.state.metrics.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,12 +35,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.settings = settings or Settings()
-    app.state.registry = Registry()
+    settings = settings or Settings()
+    app.state.settings = settings
+    slots = InferenceSlots(settings.max_concurrent_inference, settings.request_timeout_seconds)
+    app.state.registry = Registry(slots)
     app.state.metrics = Metrics()
-    # Added last = outermost: metrics see every response, including the 413s.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=app.state.settings.max_body_bytes)
+    # Added last = outermost. The access log and metrics see every response, including the 413s
+    # and the timeout's 504s; the timeout covers reading the body too (a slow upload).
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(AccessLogMiddleware)
     install_error_handlers(app)
     app.include_router(router)
     return app

@@ -1,17 +1,34 @@
-"""Prometheus metrics: requests and latency per route template and status, inference per model.
+"""Prometheus metrics: requests and latency per route template and status, requests in flight,
+inference per model.
 
-Each app gets its own CollectorRegistry, so several apps in one process (tests) do not clash.
 Routes are labelled by template ("/solve/text", later "/models/{name}"), never by raw path, and
 unmatched paths share one label, so a scan of random URLs cannot blow up the series count.
+
+One process (tests, one worker): each app gets its own CollectorRegistry, so several apps in one
+process do not clash. Several workers (`python -m service` with GENSEQ_WORKERS > 1): a scrape
+reaches one worker, so each process writes its samples to files in PROMETHEUS_MULTIPROC_DIR and
+`/metrics` sums them all. prometheus_client picks the mode when it is imported, from that
+variable, so `service.__main__` sets it before the workers start.
 """
 
+import os
 import time
 from contextlib import AbstractContextManager
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.response_watch import ResponseWatch
+
+MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # read at import, as the client does
 UNMATCHED = "<unmatched>"
 # Small JSON requests take about a millisecond here; default buckets start at 5 ms.
 REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -32,9 +49,15 @@ class Metrics:
             buckets=REQUEST_BUCKETS,
             registry=self.registry,
         )
+        self.in_flight = Gauge(
+            "genseq_http_requests_in_flight",
+            "HTTP requests whose handler is running (one a timeout answered counts until it ends).",
+            registry=self.registry,
+            multiprocess_mode="livesum",  # the sum over the workers alive
+        )
         self.inference = Histogram(
             "genseq_inference_seconds",
-            "onnxruntime session.run time, per model.",
+            "onnxruntime session.run time, per model, with any wait for a free inference slot.",
             ["model"],
             buckets=INFERENCE_BUCKETS,
             registry=self.registry,
@@ -44,11 +67,20 @@ class Metrics:
         return self.inference.labels(model=model).time()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if MULTIPROCESS_DIR is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()  # a fresh one per scrape, as prometheus_client advises
+        multiprocess.MultiProcessCollector(registry, MULTIPROCESS_DIR)
+        return generate_latest(registry)
+
+    def close(self) -> None:
+        """At shutdown: drop this process's in-flight gauge from the sum over the workers."""
+        if MULTIPROCESS_DIR is not None:
+            multiprocess.mark_process_dead(os.getpid(), MULTIPROCESS_DIR)
 
 
 class MetricsMiddleware:
-    """Pure ASGI: times each HTTP request and records it under the route the router matched."""
+    """Pure ASGI: counts and times each HTTP request under the route the router matched."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -58,20 +90,19 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status_code = 500  # if the app raises, the server error middleware answers 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status_code
-            if message["type"] == "http.response.start":
-                status_code = message["status"]
-            await send(message)
-
         start = time.perf_counter()
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
+
+        def record(status: int) -> None:
             # Starlette's router stores the matched route in the (shared) scope.
             route = getattr(scope.get("route"), "path", UNMATCHED)
-            labels = (scope["method"], route, str(status_code))
+            labels = (scope["method"], route, str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
+
+        watch = ResponseWatch(send, record)
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, watch.send)
+        finally:
+            watch.complete()
+            self.metrics.in_flight.dec()

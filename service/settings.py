@@ -1,12 +1,19 @@
 """Service configuration, read from `GENSEQ_*` environment variables (or passed to `create_app`)."""
 
+import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The repository's `exported/` folder, found from this file so the default works from any cwd.
 REPO_EXPORTED = Path(__file__).resolve().parent.parent / "exported"
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (a container's cpuset, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -26,3 +33,22 @@ class Settings(BaseSettings):
     # (0.24 ms vs 0.45 ms) and at batch 4096 (255 ms vs 350 ms). One thread per session also
     # leaves the other core to concurrent requests instead of one request spinning on both.
     ort_intra_op_threads: int = Field(default=1, ge=0)
+    # Serving. Each worker is a process with its own copy of every model.
+    workers: int = Field(default=1, ge=1)
+    # A request whose response has not started by then gets a 504; see service/timeouts.py.
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    # session.run calls at once per worker, all models together. With one intra-op thread per
+    # session, one run per core keeps the cores busy without runs time-slicing each other.
+    max_concurrent_inference: int = Field(default_factory=usable_cores, ge=1)
+    # On SIGTERM, time for in-flight requests to finish (the largest batch takes ~0.3 s here);
+    # below `docker stop`'s 10 s, so the lifespan shutdown still runs. Must be >= 1: uvicorn reads 0
+    # as "wait forever".
+    graceful_shutdown_seconds: int = Field(default=5, ge=1)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    log_json: bool = True  # one JSON object a line; false gives plain text lines for a terminal
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        """Accept INFO as well as info: both spellings are common in environment files."""
+        return value.lower() if isinstance(value, str) else value

@@ -1,9 +1,25 @@
-"""Operational endpoints: health, readiness, the model list, OpenAPI and Prometheus metrics."""
+"""Operational endpoints: health, readiness, the model list, OpenAPI and Prometheus metrics;
+and `python -m service` with several workers."""
 
 import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
+from service import registry as registry_module
 from service.main import create_app
 from service.settings import Settings
 
@@ -24,6 +40,30 @@ def test_not_ready_before_the_lifespan_has_loaded_models(settings: Settings) -> 
     response = unstarted.get("/ready")
     assert response.status_code == 503 and "not loaded" in response.json()["detail"]
     assert unstarted.post("/solve/text", json={"query": "1+1"}).status_code == 503
+
+
+def test_ready_only_once_every_session_is_warmed_up(
+    models_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(Settings(models_dir=models_copy))
+    ready_at_warm_up = []
+    warm_up = registry_module._warm_up
+
+    def recording_warm_up(*args: Any) -> None:
+        ready_at_warm_up.append(app.state.registry.ready)
+        warm_up(*args)
+
+    monkeypatch.setattr(registry_module, "_warm_up", recording_warm_up)
+    with TestClient(app) as started:
+        assert ready_at_warm_up == [False]  # the one model of the copy, before ready
+        assert started.get("/ready").status_code == 200
+
+
+def test_not_ready_once_shutting_down(models_copy: Path) -> None:
+    app = create_app(Settings(models_dir=models_copy))
+    with TestClient(app) as started:
+        assert started.get("/ready").status_code == 200
+    assert TestClient(app).get("/ready").status_code == 503  # after the lifespan's shutdown
 
 
 def test_models_lists_each_model_with_its_whole_card(
@@ -61,3 +101,80 @@ def test_metrics_label_requests_by_route_template(client: TestClient) -> None:
     assert 'route="<unmatched>",status="404"' in text and "/no/such/path" not in text
     assert 'genseq_http_request_duration_seconds_bucket{le="0.001",method="POST"' in text
     assert 'genseq_inference_seconds_count{model="text2text"}' in text
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fetch(url: str, body: dict | None = None) -> tuple[int, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""  # not listening yet
+
+
+def json_lines(log: Path) -> list[dict]:
+    """Every line the server logged, each of which must be a JSON object."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def test_two_workers_count_every_request_in_metrics_and_log_json(
+    models_copy: Path, tmp_path: Path
+) -> None:
+    """A real `python -m service` with GENSEQ_WORKERS=2: whichever worker answered, /metrics
+    counts every request, and every line on stderr is JSON."""
+    base = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "GENSEQ_WORKERS": "2", "GENSEQ_PORT": base.rsplit(":", 1)[1]}
+    env.update(GENSEQ_HOST="127.0.0.1", GENSEQ_MODELS_DIR=str(models_copy))
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "service"], env=env, stdout=out, stderr=out,
+            start_new_session=True,  # its own process group: the workers go with it
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while fetch(f"{base}/ready")[0] != 200:
+            assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+            time.sleep(0.2)
+        sent, pids = 0, set()
+        urls, bodies = [f"{base}/solve/text"] * 20, [{"query": "81+24"}] * 20
+        with ThreadPoolExecutor(4) as pool:  # concurrent connections reach both workers
+            while len(pids) < 2:
+                assert time.monotonic() < deadline, "one worker answered every request"
+                assert {status for status, _ in pool.map(fetch, urls, bodies)} == {200}
+                sent += len(urls)
+                pids = {
+                    line["pid"]
+                    for line in json_lines(log)
+                    if line.get("path") == "/solve/text" and line.get("status") == 200
+                }
+        status, text = fetch(f"{base}/metrics")
+        samples = {
+            (s.name, s.labels.get("route"), s.labels.get("model")): s.value
+            for family in text_string_to_metric_families(text.decode())
+            for s in family.samples
+            if s.labels.get("status", "200") == "200"
+        }
+        assert samples[("genseq_http_requests_total", "/solve/text", None)] == sent
+        assert samples[("genseq_inference_seconds_count", None, "text2text")] == sent
+        assert samples[("genseq_http_requests_in_flight", None, None)] == 1  # this scrape
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    lines = json_lines(log)
+    assert sum(line.get("path") == "/solve/text" for line in lines) == sent
+    assert any(line["message"].startswith("Started server process") for line in lines)

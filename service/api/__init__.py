@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from service.api import generate, health, metrics, models, render, solve, solve_image
+from service.api import demo, generate, health, metrics, models, render, solve, solve_image
 
 router = APIRouter()
-for module in (health, models, metrics, solve, solve_image, render, generate):
+for module in (health, models, metrics, solve, solve_image, render, generate, demo):
     router.include_router(module.router)

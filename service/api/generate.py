@@ -152,7 +152,7 @@ def encode(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, f"field {field!r}: {exc}"
             ) from None
     with metrics.time_inference(chosen.name):
-        return chosen.encoder.run(["mean"], {"images": np.stack(pictures)})[0]
+        return chosen.run_encoder(["mean"], {"images": np.stack(pictures)})[0]
 
 
 def strip(
