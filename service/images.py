@@ -98,8 +98,15 @@ def open_image(
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except UnidentifiedImageError:
         raise ImageError(f"the body is not a PNG or JPEG image; {allowed}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = Image.MAX_IMAGE_PIXELS
+        raise ImageError(f"the image declares over {limit} pixels; {allowed}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        # A header Pillow cannot parse: cut short ("Truncated File Read") or a text/ICC chunk
+        # that inflates past Pillow's limits. Pillow raises these from `open` itself.
+        raise ImageError(f"the image header is corrupt or truncated ({exc}); {allowed}") from None
     width, height = image.size
     if max(width, height) > max_side or min(width, height) < 1:
         raise ImageError(f"the image is {width}x{height} pixels; {allowed}")

@@ -24,7 +24,8 @@ ModelName = Annotated[
 @router.post(
     "/solve/text",
     response_model=SolveTextResponse | SolveTextBatchResponse,
-    responses=error_responses(404, 413, 415, 422, 503),
+    # 400: a body FastAPI cannot parse at all (not UTF-8, JSON nested too deep to decode).
+    responses=error_responses(400, 404, 413, 415, 422, 503),
     dependencies=[Depends(require_json)],
 )
 def solve_text(
