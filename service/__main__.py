@@ -8,6 +8,7 @@ that every worker writes and `/metrics` sums (see service/metrics.py); it is set
 import os
 import tempfile
 from contextlib import ExitStack
+from typing import Any
 
 import uvicorn
 
@@ -23,16 +24,20 @@ def main() -> None:
         if settings.workers > 1:
             metrics_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="genseq-metrics-"))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        uvicorn.run(
-            APP,
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
-            access_log=False,  # service.access_log writes one line per request, with its id
-            log_config=log_config(settings.log_level, settings.log_json),
-        )
+        logs = log_config(settings.log_level, settings.log_json)
+        uvicorn.run(APP, **server_options(settings), log_config=logs)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn runs an app factory here (the benchmark starts its baselines the same way)."""
+    return {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
+        "access_log": False,  # service.access_log writes one line per request, with its id
+    }
 
 
 if __name__ == "__main__":

@@ -9,17 +9,13 @@ for a body they cannot parse at all (a multipart without boundary, JSON nested t
 """
 
 import gc
-import hashlib
 import io
 import json
 import os
-import shutil
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx  # what the test client speaks (the dev extra pins httpx2)
@@ -28,7 +24,6 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from service.main import create_app
 from service.settings import Settings
 
 LIMIT = Settings().max_body_bytes  # the same default settings as the `settings` fixture
@@ -326,60 +321,6 @@ CORPUS = [
 ]
 
 
-# --- The app ----------------------------------------------------------------------------------
-
-
-MOMENTS = ("mean", "log_var")  # a VAE encoder's outputs
-
-
-def add_stand_in_encoder(folder: Path) -> None:
-    """Give the VAE in `folder` an encoder: a fixed random linear map from images to latent
-    means. Enough for POST /interpolate to read its uploads, which is what the corpus tests."""
-    from onnx import TensorProto, helper, numpy_helper  # the train extra; only needed here
-
-    card = json.loads((folder / "card.json").read_text())
-    latent, image = card["latent"], card["image"]
-    shape = ["batch", image["channels"], image["size"], image["size"]]
-    pixels = image["channels"] * image["size"] ** 2
-    weights = np.random.default_rng(0).standard_normal((pixels, latent), np.float32) / pixels
-    tensor = helper.make_tensor_value_info
-    graph = helper.make_graph(
-        [
-            helper.make_node("Flatten", ["images"], ["flat"], axis=1),
-            helper.make_node("MatMul", ["flat", "weights"], ["mean"]),
-            helper.make_node("Sub", ["mean", "mean"], ["log_var"]),
-        ],
-        "stand_in_encoder",
-        [tensor("images", TensorProto.FLOAT, shape)],
-        [tensor(name, TensorProto.FLOAT, ["batch", latent]) for name in MOMENTS],
-        [numpy_helper.from_array(weights, "weights")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
-    (folder / "encoder.onnx").write_bytes(model.SerializeToString())
-    spec = [{"name": "images", "dtype": "float32", "shape": shape}]
-    moments = [{"name": n, "dtype": "float32", "shape": ["batch", latent]} for n in MOMENTS]
-    digest = hashlib.sha256((folder / "encoder.onnx").read_bytes()).hexdigest()
-    card["encoder"] = {"onnx": "encoder.onnx", "sha256": digest, "inputs": spec, "outputs": moments}
-    (folder / "card.json").write_text(json.dumps(card))
-
-
-@pytest.fixture(scope="module")
-def served(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    """The app on the shipped models. A VAE exported without an encoder answers every
-    POST /interpolate with the same 422 before reading the body; so then the app gets a copy
-    of it with a stand-in encoder, and the uploads are really read."""
-    models = settings.models_dir
-    if "encoder" not in json.loads((models / "vae" / "card.json").read_text()):
-        models = tmp_path_factory.mktemp("models")
-        for folder in settings.models_dir.glob("*/card.json"):
-            (models / folder.parent.name).symlink_to(folder.parent)
-        (models / "vae").unlink()
-        shutil.copytree(settings.models_dir / "vae", models / "vae")
-        add_stand_in_encoder(models / "vae")
-    with TestClient(create_app(settings.model_copy(update={"models_dir": models}))) as client:
-        yield client
-
-
 # --- Sending and checking ---------------------------------------------------------------------
 
 
@@ -415,8 +356,8 @@ def check(case: Hostile, response: httpx.Response) -> None:
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[c.id for c in CORPUS])
-def test_hostile_request_gets_the_status_of_the_contract(served: TestClient, case: Hostile) -> None:
-    check(case, send(served, case))
+def test_hostile_request_gets_the_status_of_the_contract(client: TestClient, case: Hostile) -> None:
+    check(case, send(client, case))
 
 
 # --- After the corpus -------------------------------------------------------------------------
@@ -446,13 +387,13 @@ def normal_answers(client: TestClient) -> dict[str, Any]:
     }
 
 
-def test_the_corpus_leaks_no_memory_and_changes_nothing(served: TestClient) -> None:
-    before = normal_answers(served)
+def test_the_corpus_leaks_no_memory_and_changes_nothing(client: TestClient) -> None:
+    before = normal_answers(client)
     assert before["text"]["answer"] == "105" and before["batch"]["answers"] == ["-48", "-2"]
 
     def one_pass() -> int:
         for case in CORPUS:
-            check(case, send(served, case))
+            check(case, send(client, case))
         gc.collect()
         return resident_bytes()
 
@@ -465,8 +406,8 @@ def test_the_corpus_leaks_no_memory_and_changes_nothing(served: TestClient) -> N
         last = one_pass()
 
     # Bad input changed nothing: still ready, the same answers and byte-identical PNGs.
-    assert served.get("/ready").status_code == 200
-    assert normal_answers(served) == before
+    assert client.get("/ready").status_code == 200
+    assert normal_answers(client) == before
 
     growth = (last - warm) / warm
     assert growth < 0.02, f"resident memory grew {growth:.1%} in 3 passes ({warm} -> {last} B)"

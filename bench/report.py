@@ -1,0 +1,201 @@
+"""Results as markdown tables and JSON, with the issue's goals as ratios marked PASS or FAIL.
+
+The goals are ratios of numbers measured side by side in one run, because the machine is shared:
+an absolute rps would say more about the neighbours' load than about the service.
+"""
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from bench.client import Stats
+from bench.run import Cell, Results
+
+GOAL_CONCURRENCY = 8
+MAX_RSS_GROWTH = 0.10
+CLIENT_CAPPED = (
+    " The Python client saturates near the floor's rate (wrk is not installed), so the floor and"
+    " the service / floor ratios say more about the client than about the servers."
+)
+Goal = tuple[str, str, str, bool | None]  # what, measured, target, passed (None: not measured)
+
+
+def ms(stats: Stats) -> str:
+    return f"{stats.p50_ms:.2f} / {stats.p99_ms:.2f}" if stats.requests else "-"
+
+
+def rate(stats: Stats) -> str:
+    errors = f" ({stats.errors} errors)" if stats.errors else ""
+    return f"{stats.rps:,.1f}{errors}"
+
+
+def cpu(stats: Stats) -> str:
+    return f"{stats.cpu_ms_per_request:.3f}" if stats.requests else "-"
+
+
+def times(ratio: float) -> str:
+    return f"{ratio:.2f}x" if math.isfinite(ratio) else "-"
+
+
+def ratios(cell: Cell, floor: Stats) -> dict[str, float]:
+    """The service's throughput over each baseline's, for the same requests (ORT: same batch)."""
+
+    def over(baseline: Stats) -> float:
+        return cell.service.rps / baseline.rps if baseline.rps else math.inf
+
+    return {"floor": over(floor), "ort": over(cell.ort), "naive": over(cell.naive)}
+
+
+def goals(results: Results) -> list[Goal]:
+    cells = {(c.endpoint, c.concurrency): c for c in results.cells}
+    floor = results.floor.get(GOAL_CONCURRENCY)
+    rows: list[Goal] = []
+    at = f"c={GOAL_CONCURRENCY}"
+    for endpoint, baseline, minimum, what in (
+        ("text", "floor", 0.8, f"POST /solve/text rps vs bare uvicorn, {at}"),
+        ("sample", "ort", 0.8, f"GET /sample?n=16 images/s vs raw onnxruntime, {at}"),
+        ("text", "naive", 3.0, f"POST /solve/text rps vs naive torch, {at}"),
+        ("sample", "naive", 3.0, f"GET /sample?n=16 images/s vs naive torch, {at}"),
+    ):
+        cell = cells.get((endpoint, GOAL_CONCURRENCY))
+        if cell is None or floor is None:
+            rows.append((what, "not measured", f">= {minimum}x", None))
+            continue
+        ratio = ratios(cell, floor)[baseline]
+        base = {"floor": floor, "ort": cell.ort, "naive": cell.naive}[baseline]
+        items, unit = (results.endpoints[endpoint][k] for k in ("items", "unit"))
+        detail = (
+            f"{times(ratio)} ({cell.service.rps * items:,.0f} vs {base.rps * items:,.0f} {unit}/s)"
+        )
+        rows.append((what, detail, f">= {minimum}x", ratio >= minimum))
+    return [*rows, _memory_goal(results)]
+
+
+def _memory_goal(results: Results) -> Goal:
+    what, target, memory = (
+        "service RSS growth over the soak",
+        f"< {MAX_RSS_GROWTH:.0%}",
+        results.memory,
+    )
+    if memory is None or not memory.soak_seconds:
+        return what, "not measured", target, None
+    growth = memory.after_soak_kib / memory.before_soak_kib - 1
+    detail = (
+        f"{growth:+.1%} ({memory.before_soak_kib / 1024:.0f} -> "
+        f"{memory.after_soak_kib / 1024:.0f} MiB over {memory.soak_seconds} s at c=64)"
+    )
+    return what, detail, target, growth < MAX_RSS_GROWTH
+
+
+def markdown(results: Results) -> str:
+    sections = (_header, _floor_table, _service_table, _baseline_table, _soak, _goal_table)
+    return "\n\n".join(part for section in sections if (part := section(results))) + "\n"
+
+
+def _header(results: Results) -> str:
+    m, o = results.machine, results.options
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+    return (
+        f"Command: `{o.command}`\n\n"
+        f"Machine: {m['cores']} cores ({m['cpu']}), load average (1/5/15 min) at start "
+        f"{_load(m['load_average_start'])}, at end {_load(m.get('load_average_end'))}; "
+        f"{m['date']}, commit {m['commit']}. Client: {m['client']}, {o.duration} s per cell after "
+        f"{o.warmup} s of warm-up. Service: {m['workers']} worker(s), {m['inference_slots']} "
+        f"inference slots, {m['ort_intra_op_threads']} intra-op thread(s) per session. Naive "
+        f"server: {m['naive_torch_threads']} torch thread(s). {packages}."
+        + (CLIENT_CAPPED if m["client"] == "python" else "")
+    )
+
+
+def _floor_table(results: Results) -> str:
+    lines = [
+        "| HTTP floor: bare uvicorn, POST /solve/text | rps | p50 / p99 ms | CPU ms/request |",
+        "|---|---:|---:|---:|",
+        *(f"| c={c} | {rate(s)} | {ms(s)} | {cpu(s)} |" for c, s in results.floor.items()),
+        *(f"| c={c}, Python client instead of wrk | {rate(s)} | {ms(s)} | - |"
+          for c, s in results.client_check.items()),
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _cell_table(results: Results, columns: list[str], row: Callable[[Cell], list[str]]) -> str:
+    """One row per endpoint and concurrency: its name, c, then ``row(cell)`` under ``columns``."""
+    lines = [
+        "| " + " | ".join(["endpoint", "c", *columns]) + " |",
+        "|---|" + "---:|" * (len(columns) + 1),
+        *(
+            "| " + " | ".join([results.endpoints[cell.endpoint]["name"], str(cell.concurrency),
+                               *row(cell)]) + " |"
+            for cell in results.cells
+        ),
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _service_table(results: Results) -> str:
+    def row(cell: Cell) -> list[str]:
+        r = ratios(cell, results.floor[cell.concurrency])
+        stats = cell.service
+        return [
+            rate(stats),
+            ms(stats),
+            cpu(stats),
+            *(times(r[k]) for k in ("floor", "ort", "naive")),
+        ]
+
+    columns = ["service rps", "p50 / p99 ms", "CPU ms/request", "service / floor",
+               "service / raw ORT", "service / naive"]  # fmt: skip
+    return _cell_table(results, columns, row)
+
+
+def _baseline_table(results: Results) -> str:
+    def row(cell: Cell) -> list[str]:
+        naive, ort = cell.naive, cell.ort
+        return [
+            rate(naive),
+            ms(naive),
+            cpu(naive),
+            rate(ort),
+            str(cell.ort_threads),
+            ms(ort),
+            cpu(ort),
+        ]
+
+    columns = ["naive torch rps", "p50 / p99 ms", "CPU ms/request", "raw ORT runs/s", "threads",
+               "p50 / p99 ms", "CPU ms/run"]  # fmt: skip
+    return _cell_table(results, columns, row)
+
+
+def _soak(results: Results) -> str:
+    memory = results.memory
+    if memory is None or memory.soak is None:
+        return ""
+    return (
+        f"Soak: every endpoint in turn at c=64 for {memory.soak_seconds} s, "
+        f"{rate(memory.soak)} rps, p50 / p99 {ms(memory.soak)} ms. Service RSS "
+        f"{memory.start_kib / 1024:.0f} MiB after start, {memory.before_soak_kib / 1024:.0f} MiB "
+        f"before the soak, {memory.after_soak_kib / 1024:.0f} MiB after."
+    )
+
+
+def _goal_table(results: Results) -> str:
+    lines = ["| goal | measured | target | result |", "|---|---|---|---|"]
+    for what, measured, target, passed in goals(results):
+        verdict = "-" if passed is None else ("PASS" if passed else "FAIL")
+        lines.append(f"| {what} | {measured} | {target} | {verdict} |")
+    return "\n".join(lines)
+
+
+def _load(average: object) -> str:
+    return "-" if average is None else " / ".join(f"{x:.2f}" for x in average)
+
+
+def write(results: Results, out: Path) -> tuple[Path, Path]:
+    """``results.md`` and ``results.json`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    md, raw = out / "results.md", out / "results.json"
+    md.write_text("# Load benchmark\n\n" + markdown(results))
+    raw.write_text(json.dumps(asdict(results), indent=1, default=str) + "\n")
+    return md, raw

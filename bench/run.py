@@ -1,0 +1,174 @@
+"""One benchmark run: start the servers, measure every cell side by side, soak, stop.
+
+For each concurrency the HTTP floor is measured first, then each endpoint on the service, on the
+naive torch server and on raw onnxruntime, one right after the other: the machine is shared and
+its load drifts, so only numbers taken close together are compared.
+"""
+
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from importlib.metadata import version
+from pathlib import Path
+
+from bench import client, raw_ort
+from bench.client import Stats
+from bench.endpoints import ENDPOINTS, Endpoint, build
+from bench.servers import REPO, Server, running
+from service.settings import Settings, usable_cores
+
+SOAK_CONCURRENCY = 64
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    endpoints: tuple[str, ...] = tuple(ENDPOINTS)
+    concurrency: tuple[int, ...] = (1, 8, 64)
+    duration: int = 10  # seconds per measured cell
+    warmup: int = 2  # seconds of the same load before each HTTP cell, not counted
+    soak: int = 60  # seconds of mixed load at c=64 between the two memory readings (0: none)
+    engine: str = field(default_factory=lambda: client.engines()[0])  # see bench/client.py
+    out: Path = REPO / "bench"
+    command: str = "python -m bench"
+
+
+@dataclass
+class Cell:
+    """One endpoint at one concurrency on every server; raw ORT with ``ort_threads`` callers."""
+
+    endpoint: str
+    concurrency: int
+    service: Stats
+    naive: Stats
+    ort: Stats
+    ort_threads: int
+
+
+@dataclass
+class Memory:
+    """VmRSS of the service (KiB): after start, before and after the soak, and the soak's load."""
+
+    start_kib: int
+    before_soak_kib: int
+    after_soak_kib: int
+    soak_seconds: int
+    soak: Stats | None
+
+
+@dataclass
+class Results:
+    options: Options
+    machine: dict[str, object]
+    endpoints: dict[str, dict[str, object]]
+    floor: dict[int, Stats] = field(default_factory=dict)
+    cells: list[Cell] = field(default_factory=list)
+    client_check: dict[int, Stats] = field(default_factory=dict)  # the floor, python client
+    memory: Memory | None = None
+    pids: dict[str, int] = field(default_factory=dict)
+
+
+def run(options: Options, log: Log = print) -> Results:
+    """Measure everything ``options`` asks for; ``log`` gets one line per finished cell."""
+    settings = Settings()
+    chosen = build(options.endpoints)
+    results = Results(options, machine_info(settings, options.engine), describe(chosen))
+    slots = settings.max_concurrent_inference
+    sessions = {
+        key: raw_ort.session(settings.models_dir, e.model, settings.ort_intra_op_threads)
+        for key, e in chosen.items()
+    }
+    feeds = {key: e.feeds(sessions[key][1]) for key, e in chosen.items()}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-logs-") as logs,
+        running(["service", "naive", "bare"], Path(logs)) as servers,
+    ):
+        results.pids = {kind: server.process.pid for kind, server in servers.items()}
+        results.machine["naive_torch_threads"] = servers["naive"].drain()["torch_threads"]
+        start_kib = servers["service"].rss_kib()
+
+        def measure(kind: str, endpoint: Endpoint, c: int) -> Stats:
+            server, requests = servers[kind], [endpoint.request]
+            if options.warmup:
+                client.load(options.engine, server.url, requests, c, options.warmup)
+                server.drain()
+            cpu = server.cpu_seconds()
+            stats = client.load(options.engine, server.url, requests, c, options.duration)
+            stats = replace(stats, cpu_seconds=server.cpu_seconds() - cpu)
+            server.drain()
+            log(f"{kind:8} {endpoint.name:28} c={c:<3} {format_stats(stats)}")
+            return stats
+
+        text = chosen.get("text") or build(["text"])["text"]  # the floor answers this request
+        for c in options.concurrency:
+            results.floor[c] = measure("bare", text, c)
+            for key, endpoint in chosen.items():
+                service, naive = measure("service", endpoint, c), measure("naive", endpoint, c)
+                threads = min(c, slots)
+                ort = raw_ort.measure(sessions[key][0], feeds[key], threads, options.duration)
+                log(f"{'raw ORT':8} {endpoint.name:28} t={threads:<3} {format_stats(ort)}")
+                results.cells.append(Cell(key, c, service, naive, ort, threads))
+        if options.engine != "python":  # is the Python client a bottleneck? the floor says
+            top = max(options.concurrency)
+            check = client.load(
+                "python", servers["bare"].url, [text.request], top, options.duration
+            )
+            log(f"{'bare':8} {'with the Python client':28} c={top:<3} {format_stats(check)}")
+            results.client_check[top] = check
+        results.memory = soak(servers["service"], chosen, start_kib, options, log)
+    results.machine["load_average_end"] = os.getloadavg()
+    return results
+
+
+def soak(
+    server: Server, chosen: dict[str, Endpoint], start_kib: int, options: Options, log: Log
+) -> Memory:
+    """Mixed load on every chosen endpoint at c=64 for ``options.soak`` seconds, RSS around it."""
+    before = server.rss_kib()
+    stats = None
+    if options.soak:
+        requests = [e.request for e in chosen.values()]
+        stats = client.load(options.engine, server.url, requests, SOAK_CONCURRENCY, options.soak)
+        log(f"soak     {'all endpoints, in turn':28} c={SOAK_CONCURRENCY:<3} {format_stats(stats)}")
+    return Memory(start_kib, before, server.rss_kib(), options.soak, stats)
+
+
+def format_stats(stats: Stats) -> str:
+    errors = f", {stats.errors} errors" if stats.errors else ""
+    return f"{stats.rps:9.1f}/s  p50 {stats.p50_ms:8.2f} ms  p99 {stats.p99_ms:8.2f} ms{errors}"
+
+
+def describe(chosen: dict[str, Endpoint]) -> dict[str, dict[str, object]]:
+    return {
+        key: {"name": e.name, "model": e.model, "items": e.items, "unit": e.unit}
+        for key, e in chosen.items()
+    }
+
+
+def machine_info(settings: Settings, engine: str) -> dict[str, object]:
+    """What the numbers depend on: the machine, its load now, the software, the settings."""
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable_cores(),
+        "load_average_start": os.getloadavg(),
+        "python": platform.python_version(),
+        "packages": {p: version(p) for p in ("onnxruntime", "torch", "fastapi", "uvicorn")},
+        "client": engine,
+        "workers": settings.workers,
+        "inference_slots": settings.max_concurrent_inference,
+        "ort_intra_op_threads": settings.ort_intra_op_threads,
+        "commit": commit,
+    }

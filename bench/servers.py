@@ -1,0 +1,156 @@
+"""The three servers under test, each a subprocess on a free loopback port.
+
+The service runs as `python -m service`; the bare floor (bench/bare.py) and the naive torch server
+(bench/naive.py) run through :func:`serve`, which passes uvicorn what service/__main__.py does, read
+from the same `GENSEQ_*` settings: same host, workers, loop and HTTP implementations (uvicorn's
+"auto": uvloop and httptools), no uvicorn access log.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import uvicorn
+
+from service.__main__ import server_options
+from service.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+MODULES = {"service": "service", "bare": "bench.bare", "naive": "bench.naive"}
+READY_PATH = "/ready"  # every server answers it 200 once it can serve
+STOP_SECONDS = 20.0
+DRAIN_SECONDS = 600.0
+
+
+def serve(app: str) -> None:
+    """Run the ASGI app factory ``app`` with uvicorn as `python -m service` runs the service."""
+    uvicorn.run(app, **server_options(Settings()))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A started server: its process, base URL and log file."""
+
+    kind: str
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    def rss_kib(self) -> int:
+        """Resident memory of the server and its worker processes (VmRSS, KiB)."""
+        return sum(_vm_rss(pid) for pid in _tree(self.process.pid))
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the server and its worker processes."""
+        return sum(_cpu_seconds(pid) for pid in _tree(self.process.pid))
+
+    def wait_ready(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.kind} exited with {self.process.returncode}; see {self.log}"
+                )
+            try:
+                if httpx2.get(self.url + READY_PATH, timeout=2).status_code == 200:
+                    return
+            except httpx2.TransportError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.kind} not ready at {self.url}; see {self.log}")
+
+    def drain(self) -> dict:
+        """Wait until requests left over from a load phase are answered; return /ready's body.
+
+        A client that stops does not stop the work it sent, and the naive server would spend the
+        next phase on it: it answers /ready only after the requests queued on its event loop. The
+        others finish their leftovers within milliseconds.
+        """
+        return httpx2.get(self.url + READY_PATH, timeout=DRAIN_SECONDS).json()
+
+    def stop(self) -> None:
+        """SIGTERM (uvicorn shuts down gracefully), then SIGKILL to its process group if stuck."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@contextmanager
+def running(
+    kinds: list[str], log_dir: Path, ready_seconds: float = 180.0
+) -> Iterator[dict[str, Server]]:
+    """Start the servers of ``kinds`` at once (they load in parallel), yield them when all are
+    ready, and stop every one of them whatever happens."""
+    servers: dict[str, Server] = {}
+    try:
+        for kind in kinds:
+            port = free_port()
+            env = {**os.environ, "GENSEQ_HOST": "127.0.0.1", "GENSEQ_PORT": str(port)}
+            log = log_dir / f"{kind}.log"
+            with log.open("wb") as out:  # the child keeps its own handle
+                process = subprocess.Popen(
+                    [sys.executable, "-m", MODULES[kind]],
+                    cwd=REPO,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own group: a Ctrl-C reaches only us, we stop it
+                )
+            servers[kind] = Server(kind, process, f"http://127.0.0.1:{port}", log)
+        deadline = time.monotonic() + ready_seconds
+        for server in servers.values():
+            server.wait_ready(deadline)
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (uvicorn's workers, if any)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def _vm_rss(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
+    return int(line.split()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime

@@ -1,0 +1,39 @@
+"""The load benchmark's machinery end to end on a tiny budget: one endpoint, c=1 and 8, every
+baseline started and stopped. It checks that numbers come out and that no server is left running;
+nothing about speed (the machine is shared; README's Benchmarks section has a full run)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COMMAND = ["-m", "bench", "--endpoints", "text", "--concurrency", "1", "8", "--duration", "1"]
+
+
+def test_bench_runs_every_baseline_and_cleans_up(tmp_path: Path) -> None:
+    extra = ["--warmup", "0", "--soak", "1", "--out", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, *COMMAND, *extra], cwd=REPO, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["floor"]) == {"1", "8"}
+    assert all(s["requests"] > 0 and s["errors"] == 0 for s in results["floor"].values())
+    cells = results["cells"]
+    assert [(c["endpoint"], c["concurrency"]) for c in cells] == [("text", 1), ("text", 8)]
+    for cell in cells:
+        for kind in ("service", "naive", "ort"):
+            assert cell[kind]["errors"] == 0, (kind, cell)
+            assert cell[kind]["cpu_seconds"] is not None
+        assert cell["service"]["requests"] > 0 and cell["ort"]["requests"] > 0
+    assert sum(c["naive"]["requests"] for c in cells) > 0  # slow under load, but it answers
+    memory = results["memory"]
+    assert memory["before_soak_kib"] > 0 and memory["after_soak_kib"] > 0
+    assert memory["soak"]["requests"] > 0
+
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| POST /solve/text | 8 |" in markdown and "| goal |" in markdown
+    for kind, pid in results["pids"].items():
+        assert not Path(f"/proc/{pid}").exists(), f"{kind} server (pid {pid}) still running"
