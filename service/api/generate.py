@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import MetricsDep, RegistryDep, SettingsDep
-from service.api.uploads import MULTIPART, read_image_fields
+from service.api.uploads import image_body, read_image_fields
 from service.images import ImageError, read_picture
 from service.latents import from_seed, path
 from service.metrics import Metrics
@@ -35,21 +35,6 @@ ModelName = Annotated[
 ]
 Steps = Annotated[int, Query(ge=2, le=64, description="images in the strip")]
 Method = Annotated[Literal["linear", "slerp"], Query(description="the path")]
-_IMAGE = {"type": "string", "format": "binary"}
-_TWO_IMAGES = {  # the request body as /docs shows it; the route reads the form itself
-    "requestBody": {
-        "required": True,
-        "content": {
-            MULTIPART: {
-                "schema": {
-                    "type": "object",
-                    "properties": {"a": _IMAGE, "b": _IMAGE},
-                    "required": ["a", "b"],
-                }
-            }
-        },
-    }
-}
 
 
 def tile(images: np.ndarray, columns: int) -> np.ndarray:
@@ -105,7 +90,7 @@ def interpolate(
     "/interpolate",
     response_class=Response,
     responses={**PNG, **error_responses(400, 404, 413, 415, 422, 503)},
-    openapi_extra=_TWO_IMAGES,
+    openapi_extra=image_body(("a", "b")),
 )
 async def interpolate_images(
     request: Request,
@@ -131,11 +116,14 @@ async def interpolate_images(
             f"VAE {chosen.name!r} was exported without an encoder; it cannot read images",
         )
     uploads = await read_image_fields(request, ("a", "b"))
-    # Decoding and inference are CPU work: off the event loop, like the sync routes.
-    a, b = await run_in_threadpool(
-        encode, chosen, [uploads["a"], uploads["b"]], settings.max_image_side, metrics
-    )
-    return await run_in_threadpool(strip, chosen, a, b, steps, method, scale, metrics)
+    max_side = settings.max_image_side
+
+    def encode_and_decode() -> Response:
+        a, b = encode(chosen, [uploads["a"], uploads["b"]], max_side, metrics)
+        return strip(chosen, a, b, steps, method, scale, metrics)
+
+    # Decoding and inference are CPU work: off the event loop (one hop), like the sync routes.
+    return await run_in_threadpool(encode_and_decode)
 
 
 def encode(

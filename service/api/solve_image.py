@@ -7,9 +7,9 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import MetricsDep, RegistryDep, SettingsDep
-from service.api.uploads import MULTIPART, read_image_upload
+from service.api.uploads import image_body, read_image_upload
 from service.arithmetic import spell
-from service.images import MEDIA_TYPES, ImageError, StripShape, read_strip
+from service.images import ImageError, StripShape, read_strip
 from service.metrics import Metrics
 from service.registry import LoadedModel
 from service.schemas import SolveImageResponse, error_responses
@@ -19,29 +19,13 @@ router = APIRouter(tags=["solve"])
 ModelName = Annotated[
     str | None, Query(description="an image2text model from /models; default: 'image2text'")
 ]
-_IMAGE_SCHEMA = {"type": "string", "format": "binary"}
-_BODY = {  # the request body as /docs shows it; the route reads it itself (two ways to send it)
-    "requestBody": {
-        "required": True,
-        "content": {
-            MULTIPART: {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": _IMAGE_SCHEMA},
-                    "required": ["file"],
-                }
-            },
-            **{kind: {"schema": _IMAGE_SCHEMA} for kind in MEDIA_TYPES},
-        },
-    }
-}
 
 
 @router.post(
     "/solve/image",
     response_model=SolveImageResponse,
     responses=error_responses(400, 404, 413, 415, 422, 503),
-    openapi_extra=_BODY,
+    openapi_extra=image_body(("file",), raw_body=True),
 )
 async def solve_image(
     request: Request,

@@ -12,6 +12,17 @@ from service.api.deps import media_type
 from service.images import MEDIA_TYPES
 
 MULTIPART = "multipart/form-data"
+_IMAGE = {"type": "string", "format": "binary"}
+
+
+def image_body(fields: tuple[str, ...], raw_body: bool = False) -> dict:
+    """The `openapi_extra` that shows /docs a body of image files in multipart ``fields`` (and,
+    with ``raw_body``, a raw PNG or JPEG): the routes read the body themselves."""
+    form = {"type": "object", "properties": dict.fromkeys(fields, _IMAGE), "required": list(fields)}
+    content = {MULTIPART: {"schema": form}}
+    if raw_body:
+        content |= {kind: {"schema": _IMAGE} for kind in MEDIA_TYPES}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 async def read_image_upload(request: Request, field: str) -> bytes:
