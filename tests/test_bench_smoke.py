@@ -35,5 +35,13 @@ def test_bench_runs_every_baseline_and_cleans_up(tmp_path: Path) -> None:
 
     markdown = (tmp_path / "results.md").read_text()
     assert "| POST /solve/text | 8 |" in markdown and "| goal |" in markdown
+    floor_ms, ort_ms = (cpu_ms(x) for x in (results["floor"]["8"], cells[1]["ort"]))
+    ceiling = f"| {floor_ms / (floor_ms + ort_ms):.2f}x |"  # the floor's and the model's CPU only
+    row = next(line for line in markdown.splitlines() if "vs bare uvicorn, c=8" in line)
+    assert ceiling in row, (ceiling, row)
     for kind, pid in results["pids"].items():
         assert not Path(f"/proc/{pid}").exists(), f"{kind} server (pid {pid}) still running"
+
+
+def cpu_ms(stats: dict) -> float:
+    return stats["cpu_seconds"] / stats["requests"] * 1e3

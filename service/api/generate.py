@@ -41,10 +41,10 @@ def tile(images: np.ndarray, columns: int) -> np.ndarray:
     """``[n, c, h, w]`` as one picture of ``columns`` per row, unused places black."""
     n, c, h, w = images.shape
     rows = -(-n // columns)
-    canvas = np.zeros((rows * h, columns * w, c), np.float32)
-    for i, image in enumerate(images):
-        row, col = divmod(i, columns)
-        canvas[row * h : (row + 1) * h, col * w : (col + 1) * w] = image.transpose(1, 2, 0)
+    padded = np.zeros((rows * columns, c, h, w), images.dtype)
+    padded[:n] = images
+    canvas = padded.reshape(rows, columns, c, h, w).transpose(0, 3, 1, 4, 2)
+    canvas = canvas.reshape(rows * h, columns * w, c)
     return canvas[..., 0] if c == 1 else canvas
 
 
