@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     gen = commands.add_parser("generative", help="train a VAE or DCGAN on Fashion-MNIST or images")
     gen.add_argument("--model", choices=["vae", "gan"], default="vae")
     gen.add_argument("--data", default=GenConfig.data, help="fashion-mnist, or a folder/zip/.npy")
-    for name in ("size", "channels", "limit", "latent", "filters", "epochs", "batch_size"):
+    for name in ("size", "channels", "limit", "latent", "filters", "epochs", "batch_size",
+                 "prior_epochs"):  # fmt: skip
         gen.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(GenConfig, name))
     for name in ("lr", "beta", "ema"):
         gen.add_argument(f"--{name}", type=float, default=getattr(GenConfig, name))
@@ -174,7 +175,9 @@ def main(argv: list[str] | None = None) -> None:
         from training.generative import fit as fit_generative
 
         fields = {f: getattr(args, f) for f in GenConfig.__dataclass_fields__ if hasattr(args, f)}
-        config = GenConfig(**{**fields, "epochs": 2 if args.dry_run else args.epochs})
+        if args.dry_run:
+            fields |= {"epochs": 2, "prior_epochs": min(args.prior_epochs, 1)}
+        config = GenConfig(**fields)
         run_dir = args.out or REPO / "runs" / config.model
         models, history = fit_generative(
             config, run_dir, resume=args.resume, max_batches=2 if args.dry_run else None
@@ -184,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
             from training.build_generative import export_generator
 
             # Training time is the sum of the epochs' times, so a resumed run counts every leg.
-            seconds = sum(h.get("seconds", 0.0) for h in history)
+            seconds = sum(h.get("seconds", 0.0) + h.get("prior_seconds", 0.0) for h in history)
             export_generator(models, config, history, seconds, args.export, command)
             print(f"exported {args.export}")
     elif args.command == "text2image":

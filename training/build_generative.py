@@ -12,8 +12,7 @@ import numpy as np
 import torch
 
 from training.export import export_onnx, onnx_record, parity, training_record, write_card
-from training.generative import Config, sampler
-from training.generative_models import ConvVAE
+from training.generative import Config, encoder, sampler
 
 LATENT_FROM_SEED = "numpy.random.default_rng(seed).standard_normal((n, latent), dtype=float32)"
 
@@ -28,13 +27,16 @@ def export_generator(
 ) -> dict:
     """Write ``out/model.onnx`` (latents to images) and its card."""
     decoder = sampler(models).eval()
+    kind = "Decoder of a convolutional VAE" if config.model == "vae" else "DCGAN generator"
+    if "prior" in models:
+        kind += ", after a flow fitted to its latents"
     z = np.random.default_rng(0).standard_normal((4, config.latent), dtype=np.float32)
     export_onnx(decoder, {"z": torch.from_numpy(z)}, out / "model.onnx", ["images"])
     card = {
         "task": config.model,
         "description": (
-            f"{'Decoder of a convolutional VAE' if config.model == 'vae' else 'DCGAN generator'}: "
-            f"latent vectors to {config.size}x{config.size} images, {config.channels} channel(s)."
+            f"{kind}: latent vectors to {config.size}x{config.size} images, "
+            f"{config.channels} channel(s)."
         ),
         "latent": config.latent,
         "latent_from_seed": LATENT_FROM_SEED,
@@ -44,26 +46,15 @@ def export_generator(
         "metrics": {"onnx_parity_max_abs_diff": parity(decoder, out / "model.onnx", {"z": z})},
     }
     if config.model == "vae":
-        card["encoder"] = export_encoder(models["vae"], config, out / "encoder.onnx")
+        card["encoder"] = export_encoder(models, config, out / "encoder.onnx")
         card["metrics"]["encoder_onnx_parity_max_abs_diff"] = card["encoder"].pop("parity")
     return write_card(out, card)
 
 
-class Encoder(torch.nn.Module):
-    """The VAE's encoder as its own graph: images to the mean and log-variance of ``z``."""
-
-    def __init__(self, vae: ConvVAE):
-        super().__init__()
-        self.vae = vae
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.vae.encode(images)
-
-
-def export_encoder(vae: ConvVAE, config: Config, path: Path) -> dict:
+def export_encoder(models: dict[str, torch.nn.Module], config: Config, path: Path) -> dict:
     """Write ``encoder.onnx``; its card record, with the parity measured on random images."""
-    encoder = Encoder(vae).eval()
+    network = encoder(models)
     shape = (4, config.channels, config.size, config.size)
     images = np.random.default_rng(0).random(shape, dtype=np.float32)
-    export_onnx(encoder, {"images": torch.from_numpy(images)}, path, ["mean", "log_var"])
-    return {**onnx_record(path), "parity": parity(encoder, path, {"images": images})}
+    export_onnx(network, {"images": torch.from_numpy(images)}, path, ["mean", "log_var"])
+    return {**onnx_record(path), "parity": parity(network, path, {"images": images})}

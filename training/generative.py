@@ -30,6 +30,8 @@ from training.generative_models import (  # noqa: E402
     vae_loss,
 )
 from training.image_folders import load_images  # noqa: E402
+from training.latent_prior import LatentFlow, Sampler  # noqa: E402
+from training.latent_prior import fit as fit_latent_prior  # noqa: E402
 
 FASHION = "fashion-mnist"
 
@@ -50,6 +52,7 @@ class Config:
     lr: float = 1e-3
     beta: float = 1.0
     ema: float = 0.999  # GAN: the generator sampled and exported is this moving average (0: off)
+    prior_epochs: int = 0  # VAE: epochs of a flow fitted to its latents (0: sample N(0, I) as is)
     seed: int = 0
     grid: int = 64  # samples per epoch's grid, from the same latents every epoch
 
@@ -87,12 +90,53 @@ def moving_average(models: dict, config: Config) -> AveragedModel | None:
 
 
 def sampler(models: dict[str, torch.nn.Module]) -> torch.nn.Module:
-    """The network that turns latents into images: the VAE's decoder, the GAN's averaged
-    generator, or the GAN's generator if it is not averaged."""
+    """The network that turns latents into images: the VAE's decoder (after its latent prior's,
+    if it has one), the GAN's averaged generator, or the GAN's generator if it is not averaged."""
+    if "prior" in models:
+        return Sampler(models["prior"], models["vae"].decoder)
     if "vae" in models:
         return models["vae"].decoder
     averaged = models.get("generator_average")
     return averaged.module if averaged is not None else models["generator"]
+
+
+class Encoder(torch.nn.Module):
+    """Images -> mean and log-variance of the latent that `sampler` takes: the VAE's own, or
+    with a latent prior, mapped through the flow's inverse (the variance scaled as the flow
+    scales each coordinate)."""
+
+    def __init__(self, vae: ConvVAE, prior: LatentFlow | None = None):
+        super().__init__()
+        self.vae, self.prior = vae, prior
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_var = self.vae.encode(images)
+        if self.prior is None:
+            return mean, log_var
+        z, log_scale = self.prior.inverse(mean)
+        return z, log_var + 2 * log_scale
+
+
+def encoder(models: dict[str, torch.nn.Module]) -> Encoder:
+    return Encoder(models["vae"], models.get("prior")).eval()
+
+
+def add_latent_prior(
+    models: dict, config: Config, images: torch.Tensor, run_dir: Path, progress: bool
+) -> dict[str, float]:
+    """Fit a flow to the encoder's means of the training images (see training.latent_prior),
+    put it in ``models["prior"]``, save a grid of what it samples."""
+    started = time.perf_counter()
+    vae, batches = models["vae"].eval(), images.split(1000)
+    with torch.no_grad():
+        codes = torch.cat([vae.encode(batch)[0] for batch in batches])
+    prior, losses = fit_latent_prior(codes, config.prior_epochs, progress=progress)
+    models["prior"] = prior
+    fixed = torch.randn(config.grid, config.latent, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        samples = sampler(models).eval()(fixed)
+    Image.fromarray(grid(samples)).save(run_dir / "samples" / "latent_prior.png")
+    return {"prior_loss": losses[-1], "prior_seconds": round(time.perf_counter() - started, 3)}
 
 
 def grid(images: torch.Tensor) -> np.ndarray:
@@ -184,6 +228,9 @@ def fit(
         )
         (run_dir / "losses.json").write_text(json.dumps(history, indent=1) + "\n")
         plot_losses(history, run_dir / "losses.png")
+    if config.model == "vae" and config.prior_epochs:  # refitted on resume: it takes minutes
+        history[-1].update(add_latent_prior(models, config, images, run_dir, progress))
+        (run_dir / "losses.json").write_text(json.dumps(history, indent=1) + "\n")
     return finished, history
 
 

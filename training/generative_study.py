@@ -25,7 +25,7 @@ from tqdm import tqdm  # noqa: E402
 
 from service.latents import from_seed, path  # noqa: E402
 from training.fashion import load_fashion  # noqa: E402
-from training.generative import FASHION, Config, fit, sampler, training_images  # noqa: E402
+from training.generative import FASHION, Config, encoder, fit, sampler, training_images  # noqa: E402
 from training.report_files import save_report  # noqa: E402
 
 LATENTS = {"vae": (32, 64, 128), "gan": (64, 128, 256)}
@@ -62,7 +62,7 @@ def run_one(job: tuple[Config, Path, Path, int | None]) -> dict:
     decoder = sampler(models).eval()
     with torch.no_grad():
         if config.model == "vae":
-            a, b = models["vae"].eval().encode(held_out_pair(config))[0].numpy()
+            a, b = encoder(models)(held_out_pair(config))[0].numpy()
             row = decoder(torch.from_numpy(path(a, b, STEPS, "linear")))
         else:
             a, b = from_seed(1, 1, config.latent)[0], from_seed(2, 1, config.latent)[0]
