@@ -132,11 +132,16 @@ def add_latent_prior(
         codes = torch.cat([vae.encode(batch)[0] for batch in batches])
     prior, losses = fit_latent_prior(codes, config.prior_epochs, progress=progress)
     models["prior"] = prior
+    save_samples(models, config, run_dir / "samples" / "latent_prior.png")
+    return {"prior_loss": losses[-1], "prior_seconds": round(time.perf_counter() - started, 3)}
+
+
+def save_samples(models: dict[str, torch.nn.Module], config: Config, path: Path) -> None:
+    """A grid of what `sampler` draws from the run's fixed latents (the same every epoch)."""
     fixed = torch.randn(config.grid, config.latent, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         samples = sampler(models).eval()(fixed)
-    Image.fromarray(grid(samples)).save(run_dir / "samples" / "latent_prior.png")
-    return {"prior_loss": losses[-1], "prior_seconds": round(time.perf_counter() - started, 3)}
+    Image.fromarray(grid(samples)).save(path)
 
 
 def grid(images: torch.Tensor) -> np.ndarray:
@@ -181,7 +186,6 @@ def fit(
         n: torch.optim.Adam(m.parameters(), config.lr, betas=betas) for n, m in models.items()
     }
     average = moving_average(models, config)
-    fixed = torch.randn(config.grid, config.latent, generator=torch.Generator().manual_seed(0))
     history, start = [], 1
     checkpoint = run_dir / "checkpoint.pt"
     if resume and checkpoint.is_file():
@@ -212,9 +216,7 @@ def fit(
                 average.update_parameters(models["generator"])
         seconds = round(time.perf_counter() - started, 3)  # summed over resumed legs for the card
         history.append({"epoch": epoch, **totals, "seconds": seconds})
-        with torch.no_grad():
-            samples = sampler(finished).eval()(fixed)
-        Image.fromarray(grid(samples)).save(run_dir / "samples" / f"epoch_{epoch:03d}.png")
+        save_samples(finished, config, run_dir / "samples" / f"epoch_{epoch:03d}.png")
         torch.save(
             {
                 "config": config.to_dict(),
