@@ -4,7 +4,6 @@ held-out test images through `POST /interpolate`."""
 
 import io
 import json
-import math
 import re
 
 import numpy as np
@@ -15,8 +14,8 @@ from training.domain_fid import measure
 from training.export import sha256
 from training.fashion import load_fashion
 
-# Issue 5's targets; the VAE's (50) is not met yet (Inception FID 59.0), so only the GAN's is held.
-INCEPTION_FID_TARGET = {"gan": 20.0}
+# Issue 5's targets, checked on the cards (Inception FID takes minutes a model: not re-measured).
+INCEPTION_FID_TARGET = {"gan": 20.0, "vae": 50.0}
 
 
 @pytest.fixture(scope="module", params=["gan", "vae"])
@@ -34,7 +33,7 @@ def test_card_matches_its_onnx_file_and_records_its_quality(shipped):
     assert metrics["domain_fid_samples"] >= 5000 and metrics["onnx_parity_max_abs_diff"] < 1e-4
     assert metrics["domain_fid"] > metrics["domain_fid_real_floor"] > 0
     assert metrics["inception_fid_samples"] >= 5000 and metrics["inception_fid"] > 0
-    assert metrics["inception_fid"] <= INCEPTION_FID_TARGET.get(name, math.inf)
+    assert metrics["inception_fid"] <= INCEPTION_FID_TARGET[name]
     for kind in ("domain", "inception"):
         assert metrics[f"{kind}_fid_command"] == f"python -m training {kind}-fid exported/{name}"
     if name == "vae":
