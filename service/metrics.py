@@ -1,5 +1,5 @@
 """Prometheus metrics: requests and latency per route template and status, requests in flight,
-inference per model.
+inference per model, and how many single queries each batched run answered.
 
 Routes are labelled by template ("/solve/text", later "/models/{name}"), never by raw path, and
 unmatched paths share one label, so a scan of random URLs cannot blow up the series count.
@@ -33,6 +33,7 @@ UNMATCHED = "<unmatched>"
 # Small JSON requests take about a millisecond here; default buckets start at 5 ms.
 REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 INFERENCE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
 class Metrics:
@@ -63,8 +64,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.batched = Histogram(
+            "genseq_batched_queries",
+            "Requests answered by one batched run of a model (service/batching.py), per model.",
+            ["model"],
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+
     def time_inference(self, model: str) -> AbstractContextManager[Any]:
         return self.inference.labels(model=model).time()
+
+    def count_batch(self, model: str, requests: int) -> None:
+        self.batched.labels(model=model).observe(requests)
 
     def render(self) -> bytes:
         if MULTIPROCESS_DIR is None:

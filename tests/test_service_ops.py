@@ -166,7 +166,9 @@ def test_two_workers_count_every_request_in_metrics_and_log_json(
             if s.labels.get("status", "200") == "200"
         }
         assert samples[("genseq_http_requests_total", "/solve/text", None)] == sent
-        assert samples[("genseq_inference_seconds_count", None, "text2text")] == sent
+        # Single queries share model runs (service/batching.py): fewer runs, every query counted.
+        assert 1 <= samples[("genseq_inference_seconds_count", None, "text2text")] <= sent
+        assert samples[("genseq_batched_queries_sum", None, "text2text")] == sent
         assert samples[("genseq_http_requests_in_flight", None, None)] == 1  # this scrape
     finally:
         server.terminate()

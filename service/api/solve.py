@@ -2,17 +2,23 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+import numpy as np
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import MetricsDep, RegistryDep, SettingsDep, require_json
 from service.arithmetic import ALLOWED, QueryError, TextCodec, parse_query
+from service.batching import Batcher
 from service.errors import describe_errors
+from service.metrics import Metrics
+from service.registry import LoadedModel
 from service.schemas import (
     SolveTextBatchResponse,
     SolveTextRequest,
     SolveTextResponse,
     error_responses,
 )
+from service.settings import Settings
 
 router = APIRouter(tags=["solve"])
 
@@ -28,7 +34,8 @@ ModelName = Annotated[
     responses=error_responses(400, 404, 413, 415, 422, 503),
     dependencies=[Depends(require_json)],
 )
-def solve_text(
+async def solve_text(
+    request: Request,
     body: SolveTextRequest,
     registry: RegistryDep,
     settings: SettingsDep,
@@ -36,22 +43,56 @@ def solve_text(
     model: ModelName = None,
 ) -> SolveTextResponse | SolveTextBatchResponse:
     """Answer `{"query": ...}` with one answer, or `{"queries": [...]}` with answers in order."""
-    # A plain `def`: FastAPI runs it in its thread pool, so inference never blocks the event loop.
     chosen = registry.get("text2text", model)
+    codec = TextCodec.from_card(chosen.card)
+    if body.query is None:  # up to max_batch queries: parsed, encoded and run in a worker thread
+        return await run_in_threadpool(solve_batch, body, chosen, codec, settings, metrics)
+    # One query parses in microseconds on the event loop, then joins the other single queries
+    # waiting for the model's next run (service/batching.py), which runs off the event loop.
+    queries = canonical_queries(body.located(), settings.max_query_chars)
+    probs = await batcher(request, chosen, metrics)(codec.encode(queries))
+    return SolveTextResponse(query=queries[0], answer=codec.decode(probs)[0], model=chosen.name)
+
+
+def solve_batch(
+    body: SolveTextRequest,
+    chosen: LoadedModel,
+    codec: TextCodec,
+    settings: Settings,
+    metrics: Metrics,
+) -> SolveTextBatchResponse:
     named = body.located()
-    if body.queries is not None and len(named) > settings.max_batch:
+    if len(named) > settings.max_batch:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"queries: {len(named)} queries sent; a batch holds 1 to {settings.max_batch} queries",
         )
     queries = canonical_queries(named, settings.max_query_chars)
-    codec = TextCodec.from_card(chosen.card)
-    with metrics.time_inference(chosen.name):
-        probs = chosen.run({chosen.card["inputs"][0]["name"]: codec.encode(queries)})[0]
-    answers = codec.decode(probs)
-    if body.query is not None:
-        return SolveTextResponse(query=queries[0], answer=answers[0], model=chosen.name)
+    answers = codec.decode(infer(chosen, metrics, codec.encode(queries)))
     return SolveTextBatchResponse(answers=answers, model=chosen.name)
+
+
+def infer(chosen: LoadedModel, metrics: Metrics, queries: np.ndarray) -> np.ndarray:
+    """The model's answer probabilities for one-hot ``queries``, timed for /metrics."""
+    with metrics.time_inference(chosen.name):
+        return chosen.run({chosen.card["inputs"][0]["name"]: queries})[0]
+
+
+def batcher(request: Request, chosen: LoadedModel, metrics: Metrics) -> Batcher:
+    """The model's batcher of single queries, made at its first one; the app's lifespan starts
+    each run of the app with none (a batcher belongs to one event loop)."""
+    batchers: dict[str, Batcher] = request.app.state.batchers
+    if chosen.name not in batchers:
+
+        def run(queries: np.ndarray) -> np.ndarray:
+            metrics.count_batch(chosen.name, len(queries))  # a row per request: single queries
+            return infer(chosen, metrics, queries)
+
+        settings: Settings = request.app.state.settings
+        batchers[chosen.name] = Batcher(
+            run, max_rows=settings.max_batch, runs=settings.max_concurrent_inference
+        )
+    return batchers[chosen.name]
 
 
 def canonical_queries(named: dict[str, str], max_chars: int) -> list[str]:
