@@ -4,9 +4,11 @@ The goals are ratios of numbers measured side by side in one run, because the ma
 an absolute rps would say more about the neighbours' load than about the service.
 
 Next to each goal stands its ceiling: the ratio a service would reach if each request cost only
-the HTTP floor's CPU plus the model's own (raw onnxruntime's CPU per run), nothing else. At c=8
-the servers are CPU-bound, so throughput goes as 1 / CPU per request, and a goal above its
-ceiling cannot be met by any service running these models on this machine.
+the HTTP floor's CPU plus one run of the model (raw onnxruntime's CPU per run), nothing else. At
+c=8 the servers are CPU-bound, so throughput goes as 1 / CPU per request, and a goal above its
+ceiling cannot be met by any service that runs the model once a request on this machine. (A
+service that answers several requests with one run can pass it by the share of a run it saves:
+the service batches single text queries, service/batching.py.)
 """
 
 import json
