@@ -9,6 +9,7 @@ runs at once, so batching adds no latency when the service is idle.
 """
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ class Batcher:
         self._run = run
         self._max_rows = max_rows
         self._runs = runs
-        self._waiting: list[_Waiting] = []
+        self._waiting: deque[_Waiting] = deque()
         self._workers: list[asyncio.Task] = []
 
     async def __call__(self, rows: np.ndarray) -> np.ndarray:
@@ -57,7 +58,7 @@ class Batcher:
                 rows = np.concatenate([waiter.rows for waiter in batch])
                 outputs = await run_in_threadpool(self._run, rows)
             except asyncio.CancelledError:  # the app is stopping: nobody is left waiting forever
-                for waiter in batch + self._waiting:
+                for waiter in [*batch, *self._waiting]:
                     waiter.answer.cancel()
                 raise
             except Exception as exc:  # each request raises it, as if it had run alone
@@ -76,7 +77,7 @@ class Batcher:
         """Waiters in arrival order up to ``max_rows`` rows; the rest stay for the next run."""
         batch, rows = [], 0
         while self._waiting and rows + len(self._waiting[0].rows) <= self._max_rows:
-            waiter = self._waiting.pop(0)
+            waiter = self._waiting.popleft()
             if not waiter.answer.done():
                 batch.append(waiter)
                 rows += len(waiter.rows)
