@@ -63,10 +63,9 @@ class Metrics:
             buckets=INFERENCE_BUCKETS,
             registry=self.registry,
         )
-
         self.batched = Histogram(
             "genseq_batched_queries",
-            "Requests answered by one batched run of a model (service/batching.py), per model.",
+            "Single queries answered by one run of a model (service/batching.py), per model.",
             ["model"],
             buckets=BATCH_BUCKETS,
             registry=self.registry,
