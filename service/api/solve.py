@@ -50,7 +50,7 @@ async def solve_text(
     # One query parses in microseconds on the event loop, then joins the other single queries
     # waiting for the model's next run (service/batching.py), which runs off the event loop.
     queries = canonical_queries(body.located(), settings.max_query_chars)
-    probs = await batcher(request, chosen, metrics)(codec.encode(queries))
+    probs = await batcher(request, chosen, settings, metrics)(codec.encode(queries))
     return SolveTextResponse(query=queries[0], answer=codec.decode(probs)[0], model=chosen.name)
 
 
@@ -78,7 +78,7 @@ def infer(chosen: LoadedModel, metrics: Metrics, queries: np.ndarray) -> np.ndar
         return chosen.run({chosen.card["inputs"][0]["name"]: queries})[0]
 
 
-def batcher(request: Request, chosen: LoadedModel, metrics: Metrics) -> Batcher:
+def batcher(request: Request, chosen: LoadedModel, settings: Settings, metrics: Metrics) -> Batcher:
     """The model's batcher of single queries, made at its first one; the app's lifespan starts
     each run of the app with none (a batcher belongs to one event loop)."""
     batchers: dict[str, Batcher] = request.app.state.batchers
@@ -88,7 +88,6 @@ def batcher(request: Request, chosen: LoadedModel, metrics: Metrics) -> Batcher:
             metrics.count_batch(chosen.name, len(queries))  # a row per request: single queries
             return infer(chosen, metrics, queries)
 
-        settings: Settings = request.app.state.settings
         batchers[chosen.name] = Batcher(
             run, max_rows=settings.max_batch, runs=settings.max_concurrent_inference
         )
