@@ -3,9 +3,9 @@
 A text query costs the text2text model about as much alone as four do together (0.20 ms for one,
 0.27 ms for four on the dev machine), and every run is a hop to a worker thread. Under load,
 concurrent requests each await `Batcher.__call__`; a task stacks whatever is waiting, runs it once
-off the event loop, and hands each request its rows; the app runs as many such tasks at once as
-it has inference slots, so every core can run the model. Nothing waits on a timer: a lone request
-runs at once, so batching adds no latency when the service is idle.
+in an inference slot (off the event loop), and hands each request its rows; as many such tasks
+run at once as there are slots, so every core can run the model. Nothing waits on a timer: a lone
+request runs at once, so batching adds no latency when the service is idle.
 """
 
 import asyncio
@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from starlette.concurrency import run_in_threadpool
+
+from service.slots import InferenceSlots
 
 
 @dataclass
@@ -25,14 +26,14 @@ class _Waiting:
 
 class Batcher:
     """Runs ``run`` (rows stacked on axis 0 -> outputs row for row) on the rows of every request
-    waiting, at most ``max_rows`` a run and ``runs`` runs at a time."""
+    waiting, at most ``max_rows`` a run, in ``slots``."""
 
     def __init__(
-        self, run: Callable[[np.ndarray], np.ndarray], max_rows: int, runs: int = 1
+        self, run: Callable[[np.ndarray], np.ndarray], max_rows: int, slots: InferenceSlots
     ) -> None:
         self._run = run
         self._max_rows = max_rows
-        self._runs = runs
+        self._slots = slots
         self._waiting: deque[_Waiting] = deque()
         self._workers: list[asyncio.Task] = []
 
@@ -45,7 +46,7 @@ class Batcher:
         # A worker finds the queue empty and ends in one step of the event loop, so a done()
         # task is never one about to take this request.
         self._workers = [worker for worker in self._workers if not worker.done()]
-        if len(self._workers) < self._runs:
+        if len(self._workers) < self._slots.size:
             self._workers.append(asyncio.create_task(self._drain()))
         return await answer
 
@@ -56,7 +57,7 @@ class Batcher:
                 continue
             try:
                 rows = np.concatenate([waiter.rows for waiter in batch])
-                outputs = await run_in_threadpool(self._run, rows)
+                outputs = await self._slots.run(self._run, rows)
             except asyncio.CancelledError:  # the app is stopping: nobody is left waiting forever
                 for waiter in [*batch, *self._waiting]:
                     waiter.answer.cancel()

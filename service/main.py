@@ -7,12 +7,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.access_log import AccessLogMiddleware
-from service.api import router
+from service.api import routers
 from service.body_limit import BodySizeLimitMiddleware
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
-from service.registry import InferenceSlots, Registry
+from service.registry import Registry
 from service.settings import Settings
+from service.slots import InferenceSlots
 from service.timeouts import RequestTimeoutMiddleware
 
 
@@ -43,8 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     settings = settings or Settings()
     app.state.settings = settings
-    slots = InferenceSlots(settings.max_concurrent_inference, settings.request_timeout_seconds)
-    app.state.registry = Registry(slots)
+    app.state.registry = Registry()
+    app.state.slots = InferenceSlots(settings.max_concurrent_inference)
     app.state.metrics = Metrics()
     # Added last = outermost. The access log and metrics see every response, including the 413s
     # and the timeout's 504s; the timeout covers reading the body too (a slow upload).
@@ -53,5 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(AccessLogMiddleware)
     install_error_handlers(app)
-    app.include_router(router)
+    for router in routers:
+        app.include_router(router)
     return app

@@ -58,7 +58,7 @@ class Metrics:
         )
         self.inference = Histogram(
             "genseq_inference_seconds",
-            "onnxruntime session.run time, per model, with any wait for a free inference slot.",
+            "onnxruntime session.run time, per model.",
             ["model"],
             buckets=INFERENCE_BUCKETS,
             registry=self.registry,

@@ -7,9 +7,7 @@ or worse, silently answer wrong.
 
 import hashlib
 import json
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,58 +50,24 @@ class NotReadyError(RuntimeError):
     """Models are not loaded (starting, stopping, or none for the task); becomes a 503."""
 
 
-class BusyError(NotReadyError):
-    """Every inference slot stayed taken for as long as a request may wait; becomes a 503."""
-
-
-class InferenceSlots:
-    """At most `size` session runs at once, shared by all models of an app.
-
-    Runs happen in worker threads (sync routes, `run_in_threadpool`), so this is a thread
-    semaphore. A run that cannot be stopped (a stuck model) keeps its slot, so stuck work stays
-    bounded; a waiter gives up after `wait_seconds`, which frees its thread instead of queueing
-    work for a client the request timeout has already answered.
-    """
-
-    def __init__(self, size: int, wait_seconds: float | None = None) -> None:
-        self.size = size
-        self.wait_seconds = wait_seconds
-        self._semaphore = threading.BoundedSemaphore(size)
-
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        if not self._semaphore.acquire(timeout=self.wait_seconds):
-            raise BusyError(
-                f"all {self.size} inference slots stayed busy for {self.wait_seconds} s; "
-                "try again later"
-            )
-        try:
-            yield
-        finally:
-            self._semaphore.release()
-
-
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model ready to run: call `run` and `run_encoder`, which take an inference slot, rather
-    than the sessions."""
+    """A model ready to run. Its runs block: call them off the event loop, in an inference slot
+    (`service.slots`)."""
 
     name: str
     task: str
     card: dict[str, Any]
     session: ort.InferenceSession
-    slots: InferenceSlots
     encoder: ort.InferenceSession | None = None  # a VAE's images-to-latents graph, if exported
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        with self.slots.hold():
-            return self.session.run(None, feeds)
+        return self.session.run(None, feeds)
 
     def run_encoder(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         if self.encoder is None:
             raise ValueError(f"model {self.name!r} has no encoder")
-        with self.slots.hold():
-            return self.encoder.run(outputs, feeds)
+        return self.encoder.run(outputs, feeds)
 
 
 # Task-specific card checks beyond the generic ones; each raises ValueError.
@@ -172,14 +136,10 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
 
 
 class Registry:
-    """Models by name. Empty and not ready until `load`; `close` makes it not ready again.
+    """Models by name. Empty and not ready until `load`; `close` makes it not ready again."""
 
-    All its models share `slots` (by default, one run at a time).
-    """
-
-    def __init__(self, slots: InferenceSlots | None = None) -> None:
+    def __init__(self) -> None:
         self._models: dict[str, LoadedModel] = {}
-        self.slots = slots or InferenceSlots(1)
         self.ready = False
 
     def load(self, models_dir: Path, intra_op_threads: int) -> None:
@@ -190,7 +150,7 @@ class Registry:
         if not folders:
             raise CardError(models_dir, "no model folders (<name>/card.json) found")
         options = session_options(intra_op_threads)
-        self._models = {folder.name: load_model(folder, options, self.slots) for folder in folders}
+        self._models = {folder.name: load_model(folder, options) for folder in folders}
         self.ready = True
 
     def close(self) -> None:
@@ -217,12 +177,8 @@ class Registry:
         return candidates[name]
 
 
-def load_model(
-    folder: Path, options: ort.SessionOptions, slots: InferenceSlots | None = None
-) -> LoadedModel:
-    """Read the card, check it against the ONNX file, create the session and warm it up.
-
-    Its runs take `slots` (by default, slots of its own: one run at a time)."""
+def load_model(folder: Path, options: ort.SessionOptions) -> LoadedModel:
+    """Read the card, check it against the ONNX file, create the session and warm it up."""
     try:
         card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
         missing = [f for f in REQUIRED_FIELDS if f not in card]
@@ -235,8 +191,7 @@ def load_model(
         encoder = _open_session(folder, card["encoder"], options) if "encoder" in card else None
     except Exception as exc:  # onnxruntime's errors derive from Exception alone; name the folder
         raise CardError(folder, str(exc)) from exc
-    slots = slots or InferenceSlots(1)
-    return LoadedModel(card["name"], card["task"], card, session, slots, encoder)
+    return LoadedModel(card["name"], card["task"], card, session, encoder)
 
 
 def _open_session(

@@ -37,8 +37,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     # A request whose response has not started by then gets a 504; see service/timeouts.py.
     request_timeout_seconds: float = Field(default=30.0, gt=0)
-    # session.run calls at once per worker, all models together. With one intra-op thread per
-    # session, one run per core keeps the cores busy without runs time-slicing each other.
+    # Requests doing their CPU work (decoding, model runs, PNG encoding) at once per worker, all
+    # models together; the others wait in arrival order (service/slots.py). With one intra-op
+    # thread per session, one per core keeps the cores busy without time-slicing each other.
     max_concurrent_inference: int = Field(default_factory=usable_cores, ge=1)
     # On SIGTERM, time for in-flight requests to finish (the largest batch takes ~0.3 s here);
     # below `docker stop`'s 10 s, so the lifespan shutdown still runs. Must be >= 1: uvicorn reads 0

@@ -11,6 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.batching import Batcher
+from service.slots import InferenceSlots
 
 
 class SlowDouble:
@@ -52,7 +53,8 @@ async def queue_behind_first(model: SlowDouble, batcher: Batcher, requests: list
 def test_requests_waiting_during_a_run_share_the_next_one_and_get_their_own_rows():
     model = SlowDouble(hold_first=True)
     requests = [(v,) for v in range(10)]
-    answers = asyncio.run(queue_behind_first(model, Batcher(model, 64), requests))
+    batcher = Batcher(model, 64, InferenceSlots(1))
+    answers = asyncio.run(queue_behind_first(model, batcher, requests))
     assert answers == [[2.0 * v] for v in range(10)]
     assert model.runs == [[0.0], list(map(float, range(1, 10)))]  # alone at once, then together
 
@@ -62,7 +64,7 @@ def test_a_lone_request_runs_at_once():
 
     async def one() -> tuple[list[float], float]:
         started = time.perf_counter()
-        return await ask(Batcher(model, 64), 3.0), time.perf_counter() - started
+        return await ask(Batcher(model, 64, InferenceSlots(1)), 3.0), time.perf_counter() - started
 
     answer, seconds = asyncio.run(one())
     assert answer == [6.0] and seconds < 1.0 and model.runs == [[3.0]]
@@ -71,7 +73,8 @@ def test_a_lone_request_runs_at_once():
 def test_a_run_holds_at_most_max_rows_and_requests_are_never_split():
     model = SlowDouble(hold_first=True)
     requests = [(0,), (1, 2), (3, 4), (5, 6)]
-    answers = asyncio.run(queue_behind_first(model, Batcher(model, max_rows=3), requests))
+    batcher = Batcher(model, max_rows=3, slots=InferenceSlots(1))
+    answers = asyncio.run(queue_behind_first(model, batcher, requests))
     assert answers == [[0.0], [2.0, 4.0], [6.0, 8.0], [10.0, 12.0]]
     assert model.runs == [[0.0], [1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
 
@@ -80,7 +83,7 @@ def test_a_failed_run_fails_its_requests_only():
     model = SlowDouble(hold_first=True)
 
     async def main() -> tuple[list, list[float]]:
-        batcher = Batcher(model, 64)
+        batcher = Batcher(model, 64, InferenceSlots(1))
         answers = await queue_behind_first(model, batcher, [(1.0,), (float("nan"),), (2.0,)])
         return answers, await ask(batcher, 5.0)
 
@@ -94,7 +97,7 @@ def test_a_request_that_gives_up_leaves_the_others_answered():
     model = SlowDouble(hold_first=True)
 
     async def main() -> list:
-        batcher = Batcher(model, 64)
+        batcher = Batcher(model, 64, InferenceSlots(1))
         first = asyncio.create_task(ask(batcher, 1.0))
         await asyncio.sleep(0.05)
         impatient = asyncio.create_task(asyncio.wait_for(ask(batcher, 2.0), 0.01))
@@ -112,7 +115,7 @@ def test_with_two_runs_at_once_requests_pass_a_slow_run():
     model = SlowDouble(hold_first=True)
 
     async def main() -> tuple:
-        batcher = Batcher(model, 64, runs=2)
+        batcher = Batcher(model, 64, InferenceSlots(2))
         first = asyncio.create_task(ask(batcher, 0.0))
         await asyncio.sleep(0.05)  # its run is held
         others = asyncio.gather(*(ask(batcher, v) for v in range(1, 6)))
@@ -129,7 +132,7 @@ def test_with_two_runs_at_once_requests_pass_a_slow_run():
 @pytest.mark.parametrize("rows", [0, 65])
 def test_rows_outside_one_to_max_rows_are_refused(rows):
     with pytest.raises(ValueError, match="1 to 64"):
-        asyncio.run(Batcher(SlowDouble(), 64)(np.zeros((rows, 1), np.float32)))
+        asyncio.run(Batcher(SlowDouble(), 64, InferenceSlots(1))(np.zeros((rows, 1), np.float32)))
 
 
 def batched_queries(client) -> float:

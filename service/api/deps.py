@@ -1,4 +1,5 @@
-"""Dependencies shared by the routes: the app's settings, registry and metrics, and JSON checks."""
+"""Dependencies shared by the routes: the app's settings, registry, metrics and inference slots,
+and JSON checks."""
 
 from email.message import Message
 from typing import Annotated
@@ -8,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from service.metrics import Metrics
 from service.registry import Registry
 from service.settings import Settings
+from service.slots import InferenceSlots
 
 
 # Async on purpose: they only read app.state, and FastAPI runs a sync dependency in the thread
@@ -24,9 +26,14 @@ async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
+async def get_slots(request: Request) -> InferenceSlots:
+    return request.app.state.slots
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SlotsDep = Annotated[InferenceSlots, Depends(get_slots)]
 
 
 async def require_json(request: Request) -> None:

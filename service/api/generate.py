@@ -10,9 +10,8 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import MetricsDep, RegistryDep, SettingsDep
+from service.api.deps import MetricsDep, RegistryDep, SettingsDep, SlotsDep
 from service.api.uploads import image_body, read_image_fields
 from service.images import ImageError, read_picture
 from service.latents import from_seed, path
@@ -48,15 +47,11 @@ def tile(images: np.ndarray, columns: int) -> np.ndarray:
     return canvas[..., 0] if c == 1 else canvas
 
 
-def generate(chosen: LoadedModel, z: np.ndarray, metrics: Metrics) -> np.ndarray:
-    with metrics.time_inference(chosen.name):
-        return chosen.run({"z": z})[0]
-
-
 @router.get("/sample", response_class=Response, responses=PNG)
-def sample(
+async def sample(
     registry: RegistryDep,
     metrics: MetricsDep,
+    slots: SlotsDep,
     model: ModelName = None,
     n: Annotated[int, Query(ge=1, le=256, description="images in the grid")] = 16,
     seed: Seed = 0,
@@ -64,14 +59,15 @@ def sample(
 ) -> Response:
     """A PNG grid of `n` images from latents drawn with `seed`, ceil(sqrt(n)) per row."""
     chosen = registry.get(TASKS, model)
-    images = generate(chosen, from_seed(seed, n, chosen.card["latent"]), metrics)
-    return Response(to_png(tile(images, math.ceil(math.sqrt(n))), scale), media_type="image/png")
+    z = from_seed(seed, n, chosen.card["latent"])
+    return await slots.run(grid, chosen, z, math.ceil(math.sqrt(n)), scale, metrics)
 
 
 @router.get("/interpolate", response_class=Response, responses=PNG)
-def interpolate(
+async def interpolate(
     registry: RegistryDep,
     metrics: MetricsDep,
+    slots: SlotsDep,
     model: ModelName = None,
     steps: Steps = 8,
     seed_a: Seed = 1,
@@ -83,7 +79,7 @@ def interpolate(
     chosen = registry.get(TASKS, model)
     latent = chosen.card["latent"]
     a, b = from_seed(seed_a, 1, latent)[0], from_seed(seed_b, 1, latent)[0]
-    return strip(chosen, a, b, steps, method, scale, metrics)
+    return await slots.run(grid, chosen, path(a, b, steps, method), steps, scale, metrics)
 
 
 @router.post(
@@ -97,6 +93,7 @@ async def interpolate_images(
     registry: RegistryDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    slots: SlotsDep,
     model: Annotated[
         str | None, Query(description="a VAE from /models (it needs an encoder); default 'vae'")
     ] = None,
@@ -120,10 +117,10 @@ async def interpolate_images(
 
     def encode_and_decode() -> Response:
         a, b = encode(chosen, [uploads["a"], uploads["b"]], max_side, metrics)
-        return strip(chosen, a, b, steps, method, scale, metrics)
+        return grid(chosen, path(a, b, steps, method), steps, scale, metrics)
 
-    # Decoding and inference are CPU work: off the event loop (one hop), like the sync routes.
-    return await run_in_threadpool(encode_and_decode)
+    # Decoding and inference are CPU work: in an inference slot, off the event loop (one hop).
+    return await slots.run(encode_and_decode)
 
 
 def encode(
@@ -143,15 +140,10 @@ def encode(
         return chosen.run_encoder(["mean"], {"images": np.stack(pictures)})[0]
 
 
-def strip(
-    chosen: LoadedModel,
-    a: np.ndarray,
-    b: np.ndarray,
-    steps: int,
-    method: str,
-    scale: int,
-    metrics: Metrics,
+def grid(
+    chosen: LoadedModel, z: np.ndarray, columns: int, scale: int, metrics: Metrics
 ) -> Response:
-    """The PNG strip of ``steps`` images decoded along the ``method`` path from ``a`` to ``b``."""
-    images = generate(chosen, path(a, b, steps, method), metrics)
-    return Response(to_png(tile(images, steps), scale), media_type="image/png")
+    """The PNG of the images decoded from the latents ``z``, ``columns`` per row: a slot's work."""
+    with metrics.time_inference(chosen.name):
+        images = chosen.run({"z": z})[0]
+    return Response(to_png(tile(images, columns), scale), media_type="image/png")

@@ -3,12 +3,15 @@
 import base64
 from typing import Annotated, Literal
 
+import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from service.api.deps import MetricsDep, RegistryDep, SettingsDep
+from service.api.deps import MetricsDep, RegistryDep, SettingsDep, SlotsDep
 from service.arithmetic import ALLOWED, QueryError, TextCodec, parse_query
 from service.latents import from_seed
+from service.metrics import Metrics
 from service.png import to_png
+from service.registry import LoadedModel
 from service.schemas import RenderResponse, error_responses
 
 router = APIRouter(tags=["render"])
@@ -25,10 +28,11 @@ MAX_SCALE = 8
     },
     response_model=RenderResponse,
 )
-def render(
+async def render(
     registry: RegistryDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    slots: SlotsDep,
     query: Annotated[str, Query(description="'A+B' or 'A-B', 0 <= A, B <= 99, e.g. 89+56")],
     seed: Annotated[int, Query(ge=0, le=MAX_SEED, description="picks the handwriting")] = 0,
     scale: Annotated[int, Query(ge=1, le=MAX_SCALE, description="integer enlargement")] = 1,
@@ -51,9 +55,7 @@ def render(
         "query": codec.encode([canonical]),
         "style": from_seed(seed, 1, chosen.card["style"]["latent"]),
     }
-    with metrics.time_inference(chosen.name):
-        image, cells = chosen.run(feeds)
-    png = to_png(image[0, 0], scale)
+    image, cells, png = await slots.run(draw, chosen, feeds, scale, metrics)
     if format == "png":
         return Response(png, media_type="image/png")
     symbols = chosen.card["cell_symbols"]
@@ -67,3 +69,12 @@ def render(
         model=chosen.name,
         png=base64.b64encode(png).decode("ascii"),
     )
+
+
+def draw(
+    chosen: LoadedModel, feeds: dict[str, np.ndarray], scale: int, metrics: Metrics
+) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """The model's image and cell symbols, and the image as a PNG: a slot's work."""
+    with metrics.time_inference(chosen.name):
+        image, cells = chosen.run(feeds)
+    return image, cells, to_png(image[0, 0], scale)

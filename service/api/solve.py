@@ -4,9 +4,8 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import MetricsDep, RegistryDep, SettingsDep, require_json
+from service.api.deps import MetricsDep, RegistryDep, SettingsDep, SlotsDep, require_json
 from service.arithmetic import ALLOWED, QueryError, TextCodec, parse_query
 from service.batching import Batcher
 from service.errors import describe_errors
@@ -19,6 +18,7 @@ from service.schemas import (
     error_responses,
 )
 from service.settings import Settings
+from service.slots import InferenceSlots
 
 router = APIRouter(tags=["solve"])
 
@@ -40,17 +40,18 @@ async def solve_text(
     registry: RegistryDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    slots: SlotsDep,
     model: ModelName = None,
 ) -> SolveTextResponse | SolveTextBatchResponse:
     """Answer `{"query": ...}` with one answer, or `{"queries": [...]}` with answers in order."""
     chosen = registry.get("text2text", model)
     codec = TextCodec.from_card(chosen.card)
-    if body.query is None:  # up to max_batch queries: parsed, encoded and run in a worker thread
-        return await run_in_threadpool(solve_batch, body, chosen, codec, settings, metrics)
+    if body.query is None:  # up to max_batch queries: parsed, encoded and run in a slot's thread
+        return await slots.run(solve_batch, body, chosen, codec, settings, metrics)
     # One query parses in microseconds on the event loop, then joins the other single queries
     # waiting for the model's next run (service/batching.py), which runs off the event loop.
     queries = canonical_queries(body.located(), settings.max_query_chars)
-    probs = await batcher(request, chosen, settings, metrics)(codec.encode(queries))
+    probs = await batcher(request, chosen, settings, metrics, slots)(codec.encode(queries))
     return SolveTextResponse(query=queries[0], answer=codec.decode(probs)[0], model=chosen.name)
 
 
@@ -78,7 +79,13 @@ def infer(chosen: LoadedModel, metrics: Metrics, queries: np.ndarray) -> np.ndar
         return chosen.run({chosen.card["inputs"][0]["name"]: queries})[0]
 
 
-def batcher(request: Request, chosen: LoadedModel, settings: Settings, metrics: Metrics) -> Batcher:
+def batcher(
+    request: Request,
+    chosen: LoadedModel,
+    settings: Settings,
+    metrics: Metrics,
+    slots: InferenceSlots,
+) -> Batcher:
     """The model's batcher of single queries, made at its first one; the app's lifespan starts
     each run of the app with none (a batcher belongs to one event loop)."""
     batchers: dict[str, Batcher] = request.app.state.batchers
@@ -88,9 +95,7 @@ def batcher(request: Request, chosen: LoadedModel, settings: Settings, metrics: 
             metrics.count_batch(chosen.name, len(queries))  # a row per request: single queries
             return infer(chosen, metrics, queries)
 
-        batchers[chosen.name] = Batcher(
-            run, max_rows=settings.max_batch, runs=settings.max_concurrent_inference
-        )
+        batchers[chosen.name] = Batcher(run, max_rows=settings.max_batch, slots=slots)
     return batchers[chosen.name]
 
 

@@ -4,9 +4,8 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import MetricsDep, RegistryDep, SettingsDep
+from service.api.deps import MetricsDep, RegistryDep, SettingsDep, SlotsDep
 from service.api.uploads import image_body, read_image_upload
 from service.arithmetic import spell
 from service.images import ImageError, StripShape, read_strip
@@ -32,6 +31,7 @@ async def solve_image(
     registry: RegistryDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    slots: SlotsDep,
     model: ModelName = None,
 ) -> SolveImageResponse:
     """Read the handwritten query in a strip of five cells and answer it.
@@ -41,8 +41,8 @@ async def solve_image(
     """
     chosen = registry.get("image2text", model)
     data = await read_image_upload(request, "file")
-    # Decoding and inference are CPU work: off the event loop, like the sync routes.
-    answer, expression = await run_in_threadpool(
+    # Decoding and inference are CPU work: in an inference slot, off the event loop.
+    answer, expression = await slots.run(
         read_and_solve, chosen, data, settings.max_image_side, metrics
     )
     return SolveImageResponse(answer=answer, expression=expression, model=chosen.name)
