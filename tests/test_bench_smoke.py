@@ -1,11 +1,15 @@
 """The load benchmark's machinery end to end on a tiny budget: one endpoint, c=1 and 8, every
 baseline started and stopped. It checks that numbers come out and that no server is left running;
-nothing about speed (the machine is shared; README's Benchmarks section has a full run)."""
+nothing about speed (the machine is shared; README's Benchmarks section has a full run). Also the
+batch-size measurement, on a tiny budget."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from bench import batch_sizes
+from service.registry import load_model, session_options
 
 REPO = Path(__file__).resolve().parent.parent
 COMMAND = ["-m", "bench", "--endpoints", "text", "--concurrency", "1", "8", "--duration", "1"]
@@ -45,3 +49,10 @@ def test_bench_runs_every_baseline_and_cleans_up(tmp_path: Path) -> None:
 
 def cpu_ms(stats: dict) -> float:
     return stats["cpu_seconds"] / stats["requests"] * 1e3
+
+
+def test_batch_sizes_runs_each_model_on_the_batch_it_names() -> None:
+    for name in batch_sizes.BATCHES:
+        model = load_model(REPO / "exported" / name, session_options(1))
+        assert model.run(batch_sizes.rows(model, 3))[0].shape[0] == 3
+        assert batch_sizes.cpu_ms(model, batch_sizes.rows(model, 2), seconds=0.01) > 0

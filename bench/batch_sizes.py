@@ -1,0 +1,52 @@
+"""What batching saves: CPU time of one onnxruntime run, and per item, by batch size.
+
+`python -m bench.batch_sizes`: the shipped `text2text` (one query a row, as `/solve/text` sends
+them) and `gan` (one latent a row, as `/sample` does), one intra-op thread as the service runs
+them, in this process, best of several timed rounds. Text queries are cheaper together, which is
+why single queries share runs (service/batching.py); the generator's cost grows with its batch.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from service.arithmetic import TextCodec
+from service.latents import from_seed
+from service.registry import LoadedModel, load_model, session_options
+
+REPO = Path(__file__).resolve().parent.parent
+BATCHES = {"text2text": (1, 2, 4, 8, 16, 64), "gan": (1, 16, 64, 128)}
+
+
+def rows(model: LoadedModel, batch: int) -> dict[str, np.ndarray]:
+    if model.task == "text2text":
+        queries = TextCodec.from_card(model.card).encode(["81+24"] * batch)
+        return {model.card["inputs"][0]["name"]: queries}
+    return {"z": from_seed(0, batch, model.card["latent"])}
+
+
+def cpu_ms(model: LoadedModel, feeds: dict[str, np.ndarray], seconds: float = 0.5) -> float:
+    """Best of 5 rounds of about ``seconds`` each: CPU milliseconds per run."""
+    model.run(feeds)
+    best = float("inf")
+    for _ in range(5):
+        runs, started, cpu = 0, time.perf_counter(), time.process_time()
+        while time.perf_counter() - started < seconds:
+            model.run(feeds)
+            runs += 1
+        best = min(best, (time.process_time() - cpu) / runs * 1e3)
+    return best
+
+
+def main() -> None:
+    print("| model | batch | CPU ms a run | CPU ms an item |\n|---|---:|---:|---:|")
+    for name, batches in BATCHES.items():
+        model = load_model(REPO / "exported" / name, session_options(1))
+        for batch in batches:
+            ms = cpu_ms(model, rows(model, batch))
+            print(f"| {name} | {batch} | {ms:.3f} | {ms / batch:.4f} |")
+
+
+if __name__ == "__main__":
+    main()
