@@ -9,20 +9,19 @@ from fastapi import FastAPI
 from service.access_log import AccessLogMiddleware
 from service.api import routers
 from service.body_limit import BodySizeLimitMiddleware
+from service.context import AppContext
 from service.errors import install_error_handlers
-from service.metrics import Metrics, MetricsMiddleware
-from service.registry import Registry
+from service.metrics import MetricsMiddleware
 from service.settings import Settings
-from service.slots import InferenceSlots
 from service.timeouts import RequestTimeoutMiddleware
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load every model before serving; a bad card stops the start with a message naming it."""
-    settings: Settings = app.state.settings
-    app.state.registry.load(settings.models_dir, settings.ort_intra_op_threads)
-    app.state.batchers = {}  # made per model at first use, in this run's event loop
+    context: AppContext = app.state.context
+    context.registry.load(context.settings.models_dir, context.settings.ort_intra_op_threads)
+    context.batchers.clear()  # a batcher belongs to the event loop of one run of the app
     # Everything loaded so far lives as long as the app: keep it out of the garbage collector's
     # full passes, which otherwise stall the event loop now and then while they walk it all (p99
     # of /solve/text at c=8: 35 ms -> 5.5 ms, `python -m bench --endpoints text --concurrency 8`).
@@ -30,8 +29,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        app.state.registry.close()  # /ready answers 503 from here on
-        app.state.metrics.close()
+        context.registry.close()  # /ready answers 503 from here on
+        context.metrics.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,15 +42,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     settings = settings or Settings()
-    app.state.settings = settings
-    app.state.registry = Registry()
-    app.state.slots = InferenceSlots(settings.max_concurrent_inference)
-    app.state.metrics = Metrics()
+    context = AppContext.create(settings)
+    app.state.context = context
     # Added last = outermost. The access log and metrics see every response, including the 413s
     # and the timeout's 504s; the timeout covers reading the body too (a slow upload).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(MetricsMiddleware, metrics=context.metrics)
     app.add_middleware(AccessLogMiddleware)
     install_error_handlers(app)
     for router in routers:

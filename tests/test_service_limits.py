@@ -41,7 +41,7 @@ def slow_down(
     client: TestClient, seconds: float, during_run: Callable[[], None] = lambda: None
 ) -> Callable[[], None]:
     """Make every text2text run take `seconds` more, calling `during_run` inside each."""
-    session = client.app.state.registry.get("text2text").session
+    session = client.app.state.context.registry.get("text2text").session
     run = session.run
 
     def slow_run(*args: Any) -> Any:
@@ -70,7 +70,7 @@ def test_inference_runs_are_bounded_and_waiting_requests_count_as_in_flight(
 ) -> None:
     running = most_running = most_in_flight = 0
     lock = threading.Lock()
-    registry = bounded_client.app.state.metrics.registry
+    registry = bounded_client.app.state.context.metrics.registry
 
     def count_run() -> None:
         nonlocal running, most_running, most_in_flight

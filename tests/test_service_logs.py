@@ -77,7 +77,7 @@ def test_each_request_gets_its_own_id_and_errors_are_logged_with_their_status(
 def test_lines_logged_while_serving_a_request_carry_its_id(
     client: TestClient, logged: JsonLines, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    session = client.app.state.registry.get("text2text").session
+    session = client.app.state.context.registry.get("text2text").session
     run = session.run
 
     def logging_run(*args: object) -> object:  # runs in a worker thread, like inference

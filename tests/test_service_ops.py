@@ -50,7 +50,7 @@ def test_ready_only_once_every_session_is_warmed_up(
     warm_up = registry_module._warm_up
 
     def recording_warm_up(*args: Any) -> None:
-        ready_at_warm_up.append(app.state.registry.ready)
+        ready_at_warm_up.append(app.state.context.registry.ready)
         warm_up(*args)
 
     monkeypatch.setattr(registry_module, "_warm_up", recording_warm_up)

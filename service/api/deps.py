@@ -1,39 +1,20 @@
-"""Dependencies shared by the routes: the app's settings, registry, metrics and inference slots,
-and JSON checks."""
+"""Dependencies shared by the routes: what the app holds for them (service/context.py), and the
+JSON check."""
 
-from email.message import Message
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from service.metrics import Metrics
-from service.registry import Registry
-from service.settings import Settings
-from service.slots import InferenceSlots
+from service.context import AppContext
 
 
-# Async on purpose: they only read app.state, and FastAPI runs a sync dependency in the thread
-# pool, which would cost every request three thread hops for nothing.
-async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+# Async on purpose: it only reads app.state, and FastAPI runs a sync dependency in the thread
+# pool, which would cost every request a thread hop for nothing.
+async def get_context(request: Request) -> AppContext:
+    return request.app.state.context
 
 
-async def get_registry(request: Request) -> Registry:
-    return request.app.state.registry
-
-
-async def get_metrics(request: Request) -> Metrics:
-    return request.app.state.metrics
-
-
-async def get_slots(request: Request) -> InferenceSlots:
-    return request.app.state.slots
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-RegistryDep = Annotated[Registry, Depends(get_registry)]
-MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-SlotsDep = Annotated[InferenceSlots, Depends(get_slots)]
+ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
 async def require_json(request: Request) -> None:
@@ -56,8 +37,4 @@ async def require_json(request: Request) -> None:
 
 def media_type(request: Request) -> str:
     """The Content-Type without parameters, lower case ("" if there is none)."""
-    if "content-type" not in request.headers:
-        return ""
-    header = Message()
-    header["content-type"] = request.headers["content-type"]
-    return header.get_content_type()
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()

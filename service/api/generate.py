@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from service.api.deps import MetricsDep, RegistryDep, SettingsDep, SlotsDep
+from service.api.deps import ContextDep
 from service.api.uploads import image_body, read_image_fields
 from service.images import ImageError, read_picture
 from service.latents import from_seed, path
@@ -49,25 +49,21 @@ def tile(images: np.ndarray, columns: int) -> np.ndarray:
 
 @router.get("/sample", response_class=Response, responses=PNG)
 async def sample(
-    registry: RegistryDep,
-    metrics: MetricsDep,
-    slots: SlotsDep,
+    ctx: ContextDep,
     model: ModelName = None,
     n: Annotated[int, Query(ge=1, le=256, description="images in the grid")] = 16,
     seed: Seed = 0,
     scale: Scale = 1,
 ) -> Response:
     """A PNG grid of `n` images from latents drawn with `seed`, ceil(sqrt(n)) per row."""
-    chosen = registry.get(TASKS, model)
+    chosen = ctx.registry.get(TASKS, model)
     z = from_seed(seed, n, chosen.card["latent"])
-    return await slots.run(grid, chosen, z, math.ceil(math.sqrt(n)), scale, metrics)
+    return await ctx.slots.run(grid, chosen, z, math.ceil(math.sqrt(n)), scale, ctx.metrics)
 
 
 @router.get("/interpolate", response_class=Response, responses=PNG)
 async def interpolate(
-    registry: RegistryDep,
-    metrics: MetricsDep,
-    slots: SlotsDep,
+    ctx: ContextDep,
     model: ModelName = None,
     steps: Steps = 8,
     seed_a: Seed = 1,
@@ -76,10 +72,11 @@ async def interpolate(
     scale: Scale = 1,
 ) -> Response:
     """A PNG strip of `steps` images along the path between the latents of `seed_a` and `seed_b`."""
-    chosen = registry.get(TASKS, model)
+    chosen = ctx.registry.get(TASKS, model)
     latent = chosen.card["latent"]
     a, b = from_seed(seed_a, 1, latent)[0], from_seed(seed_b, 1, latent)[0]
-    return await slots.run(grid, chosen, path(a, b, steps, method), steps, scale, metrics)
+    z = path(a, b, steps, method)
+    return await ctx.slots.run(grid, chosen, z, steps, scale, ctx.metrics)
 
 
 @router.post(
@@ -90,10 +87,7 @@ async def interpolate(
 )
 async def interpolate_images(
     request: Request,
-    registry: RegistryDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
-    slots: SlotsDep,
+    ctx: ContextDep,
     model: Annotated[
         str | None, Query(description="a VAE from /models (it needs an encoder); default 'vae'")
     ] = None,
@@ -106,21 +100,21 @@ async def interpolate_images(
     Each image's central square is resized to the model's size and channels and encoded; the
     strip runs between the two latent means, so its ends are the VAE's reconstructions.
     """
-    chosen = registry.get("vae", model)
+    chosen = ctx.registry.get("vae", model)
     if chosen.encoder is None:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"VAE {chosen.name!r} was exported without an encoder; it cannot read images",
         )
     uploads = await read_image_fields(request, ("a", "b"))
-    max_side = settings.max_image_side
+    max_side, metrics = ctx.settings.max_image_side, ctx.metrics
 
     def encode_and_decode() -> Response:
         a, b = encode(chosen, [uploads["a"], uploads["b"]], max_side, metrics)
         return grid(chosen, path(a, b, steps, method), steps, scale, metrics)
 
     # Decoding and inference are CPU work: in an inference slot, off the event loop (one hop).
-    return await slots.run(encode_and_decode)
+    return await ctx.slots.run(encode_and_decode)
 
 
 def encode(

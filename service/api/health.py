@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, HTTPException, status
 
-from service.api.deps import RegistryDep
+from service.api.deps import ContextDep
 from service.schemas import HealthResponse, ReadyResponse, error_responses
 
 router = APIRouter(tags=["operations"])
@@ -15,8 +15,8 @@ async def health() -> HealthResponse:
 
 
 @router.get("/ready", response_model=ReadyResponse, responses=error_responses(503))
-async def ready(registry: RegistryDep) -> ReadyResponse:
+async def ready(ctx: ContextDep) -> ReadyResponse:
     """200 once every model is loaded and warmed up, else 503."""
-    if not registry.ready:
+    if not ctx.registry.ready:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "models are not loaded yet")
     return ReadyResponse()

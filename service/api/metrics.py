@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.api.deps import MetricsDep
+from service.api.deps import ContextDep
 
 router = APIRouter(tags=["operations"])
 
@@ -13,6 +13,6 @@ router = APIRouter(tags=["operations"])
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
-async def metrics(metrics: MetricsDep) -> Response:
+async def metrics(ctx: ContextDep) -> Response:
     """Request counts and latency per route and status; inference time per model."""
-    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)

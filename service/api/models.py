@@ -2,13 +2,13 @@
 
 from fastapi import APIRouter
 
-from service.api.deps import RegistryDep
+from service.api.deps import ContextDep
 from service.schemas import ModelInfo, ModelsResponse
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/models", response_model=ModelsResponse)
-async def list_models(registry: RegistryDep) -> ModelsResponse:
+async def list_models(ctx: ContextDep) -> ModelsResponse:
     """Every loaded model with its whole card (task, dataset, shapes, metrics, sha256, ...)."""
-    return ModelsResponse(models=[ModelInfo(**m.card) for m in registry.models()])
+    return ModelsResponse(models=[ModelInfo(**m.card) for m in ctx.registry.models()])

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from service.api.deps import MetricsDep, RegistryDep, SettingsDep, SlotsDep
+from service.api.deps import ContextDep
 from service.arithmetic import ALLOWED, QueryError, TextCodec, parse_query
 from service.latents import from_seed
 from service.metrics import Metrics
@@ -29,10 +29,7 @@ MAX_SCALE = 8
     response_model=RenderResponse,
 )
 async def render(
-    registry: RegistryDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
-    slots: SlotsDep,
+    ctx: ContextDep,
     query: Annotated[str, Query(description="'A+B' or 'A-B', 0 <= A, B <= 99, e.g. 89+56")],
     seed: Annotated[int, Query(ge=0, le=MAX_SEED, description="picks the handwriting")] = 0,
     scale: Annotated[int, Query(ge=1, le=MAX_SCALE, description="integer enlargement")] = 1,
@@ -42,9 +39,9 @@ async def render(
     ] = None,
 ) -> Response | RenderResponse:
     """The answer of `query` in handwriting: 3 cells of 28x28, left-aligned, unused ones black."""
-    chosen = registry.get("text2image", model)
+    chosen = ctx.registry.get("text2image", model)
     try:
-        canonical = parse_query(query, settings.max_query_chars)
+        canonical = parse_query(query, ctx.settings.max_query_chars)
     except QueryError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -55,7 +52,7 @@ async def render(
         "query": codec.encode([canonical]),
         "style": from_seed(seed, 1, chosen.card["style"]["latent"]),
     }
-    image, cells, png = await slots.run(draw, chosen, feeds, scale, metrics)
+    image, cells, png = await ctx.slots.run(draw, chosen, feeds, scale, ctx.metrics)
     if format == "png":
         return Response(png, media_type="image/png")
     symbols = chosen.card["cell_symbols"]

@@ -3,11 +3,12 @@
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from service.api.deps import MetricsDep, RegistryDep, SettingsDep, SlotsDep, require_json
+from service.api.deps import ContextDep, require_json
 from service.arithmetic import ALLOWED, QueryError, TextCodec, parse_query
 from service.batching import Batcher
+from service.context import AppContext
 from service.errors import describe_errors
 from service.metrics import Metrics
 from service.registry import LoadedModel
@@ -18,7 +19,6 @@ from service.schemas import (
     error_responses,
 )
 from service.settings import Settings
-from service.slots import InferenceSlots
 
 router = APIRouter(tags=["solve"])
 
@@ -35,23 +35,17 @@ ModelName = Annotated[
     dependencies=[Depends(require_json)],
 )
 async def solve_text(
-    request: Request,
-    body: SolveTextRequest,
-    registry: RegistryDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
-    slots: SlotsDep,
-    model: ModelName = None,
+    body: SolveTextRequest, ctx: ContextDep, model: ModelName = None
 ) -> SolveTextResponse | SolveTextBatchResponse:
     """Answer `{"query": ...}` with one answer, or `{"queries": [...]}` with answers in order."""
-    chosen = registry.get("text2text", model)
+    chosen = ctx.registry.get("text2text", model)
     codec = TextCodec.from_card(chosen.card)
     if body.query is None:  # up to max_batch queries: parsed, encoded and run in a slot's thread
-        return await slots.run(solve_batch, body, chosen, codec, settings, metrics)
+        return await ctx.slots.run(solve_batch, body, chosen, codec, ctx.settings, ctx.metrics)
     # One query parses in microseconds on the event loop, then joins the other single queries
     # waiting for the model's next run (service/batching.py), which runs off the event loop.
-    queries = canonical_queries(body.located(), settings.max_query_chars)
-    probs = await batcher(request, chosen, settings, metrics, slots)(codec.encode(queries))
+    queries = canonical_queries(body.located(), ctx.settings.max_query_chars)
+    probs = await batcher(ctx, chosen)(codec.encode(queries))
     return SolveTextResponse(query=queries[0], answer=codec.decode(probs)[0], model=chosen.name)
 
 
@@ -79,24 +73,16 @@ def infer(chosen: LoadedModel, metrics: Metrics, queries: np.ndarray) -> np.ndar
         return chosen.run({chosen.card["inputs"][0]["name"]: queries})[0]
 
 
-def batcher(
-    request: Request,
-    chosen: LoadedModel,
-    settings: Settings,
-    metrics: Metrics,
-    slots: InferenceSlots,
-) -> Batcher:
-    """The model's batcher of single queries, made at its first one; the app's lifespan starts
-    each run of the app with none (a batcher belongs to one event loop)."""
-    batchers: dict[str, Batcher] = request.app.state.batchers
-    if chosen.name not in batchers:
+def batcher(ctx: AppContext, chosen: LoadedModel) -> Batcher:
+    """The model's batcher of single queries, made at its first one."""
+    if chosen.name not in ctx.batchers:
 
         def run(queries: np.ndarray) -> np.ndarray:
-            metrics.count_batch(chosen.name, len(queries))  # a row per request: single queries
-            return infer(chosen, metrics, queries)
+            ctx.metrics.count_batch(chosen.name, len(queries))  # a row per request: single ones
+            return infer(chosen, ctx.metrics, queries)
 
-        batchers[chosen.name] = Batcher(run, max_rows=settings.max_batch, slots=slots)
-    return batchers[chosen.name]
+        ctx.batchers[chosen.name] = Batcher(run, ctx.settings.max_batch, ctx.slots)
+    return ctx.batchers[chosen.name]
 
 
 def canonical_queries(named: dict[str, str], max_chars: int) -> list[str]:

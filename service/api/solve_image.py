@@ -5,7 +5,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from service.api.deps import MetricsDep, RegistryDep, SettingsDep, SlotsDep
+from service.api.deps import ContextDep
 from service.api.uploads import image_body, read_image_upload
 from service.arithmetic import spell
 from service.images import ImageError, StripShape, read_strip
@@ -27,23 +27,18 @@ ModelName = Annotated[
     openapi_extra=image_body(("file",), raw_body=True),
 )
 async def solve_image(
-    request: Request,
-    registry: RegistryDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
-    slots: SlotsDep,
-    model: ModelName = None,
+    request: Request, ctx: ContextDep, model: ModelName = None
 ) -> SolveImageResponse:
     """Read the handwritten query in a strip of five cells and answer it.
 
     Send a PNG or JPEG as multipart field `file` or as the raw body (`Content-Type: image/png`
     or `image/jpeg`): 140x28, or any 5:1 image (it is resized); dark strokes on light are inverted.
     """
-    chosen = registry.get("image2text", model)
+    chosen = ctx.registry.get("image2text", model)
     data = await read_image_upload(request, "file")
     # Decoding and inference are CPU work: in an inference slot, off the event loop.
-    answer, expression = await slots.run(
-        read_and_solve, chosen, data, settings.max_image_side, metrics
+    answer, expression = await ctx.slots.run(
+        read_and_solve, chosen, data, ctx.settings.max_image_side, ctx.metrics
     )
     return SolveImageResponse(answer=answer, expression=expression, model=chosen.name)
 
