@@ -2,11 +2,11 @@
 
 A text query costs the text2text model about as much alone as four do together (0.20 ms for one,
 0.27 ms for four on the dev machine, `python -m bench.batch_sizes`), and every run is a hop to a
-worker thread. Under load,
-concurrent requests each await `Batcher.__call__`; a task stacks whatever is waiting, runs it once
-in an inference slot (off the event loop), and hands each request its rows; as many such tasks
-run at once as there are slots, so every core can run the model. Nothing waits on a timer: a lone
-request runs at once, so batching adds no latency when the service is idle.
+worker thread. Under load, concurrent requests each await `Batcher.__call__`; a task stacks
+whatever is waiting, runs it once in an inference slot (off the event loop), and hands each
+request its rows; as many such tasks run at once as there are slots, so every core can run the
+model. Nothing waits on a timer: a lone request runs at once, so batching adds no latency when
+the service is idle.
 """
 
 import asyncio
