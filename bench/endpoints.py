@@ -17,7 +17,7 @@ from PIL import Image
 from service.arithmetic import TextCodec
 from service.images import StripShape, read_strip
 from service.latents import from_seed, path
-from training.strips import make_strips
+from training.data.strips import make_strips
 
 QUERY = "81+24"
 SAMPLE_N = 16

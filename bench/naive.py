@@ -20,11 +20,10 @@ from pydantic import BaseModel
 
 from bench.servers import serve
 from bench.torch_models import load
-from service.api.generate import tile
 from service.arithmetic import TextCodec, parse_query, spell
 from service.images import StripShape, read_strip
 from service.latents import from_seed, path
-from service.png import to_png
+from service.png import tile, to_png
 from service.settings import Settings
 
 MODELS = ("text2text", "gan", "text2image", "image2text")

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from service.api.generate import tile
 from service.latents import from_seed
+from service.png import tile
 from service.registry import load_model, session_options
 
 REPO = Path(__file__).resolve().parent.parent

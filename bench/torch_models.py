@@ -24,12 +24,12 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
-from training.cell_models import CellDecoder, Renderer
-from training.generative_models import Decoder
-from training.seq2seq import ARCHITECTURES as TEXT_ARCHITECTURES
-from training.seq2seq import WithSoftmax
-from training.strip_models import ARCHITECTURES as STRIP_ARCHITECTURES
-from training.strip_models import Probabilities
+from training.export import WithSoftmax
+from training.models.cell_writers import CellDecoder, Renderer
+from training.models.generators import Decoder
+from training.models.seq2seq import ARCHITECTURES as TEXT_ARCHITECTURES
+from training.models.strip_readers import ARCHITECTURES as STRIP_ARCHITECTURES
+from training.models.strip_readers import Probabilities
 
 PARITY_TOLERANCE = 1e-4
 
@@ -132,7 +132,7 @@ def parity(module: nn.Module, onnx_path: Path, spec: list[dict[str, Any]]) -> fl
     }
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     with torch.inference_mode():
-        expected = module(**{k: torch.from_numpy(v) for k, v in feeds.items()})
+        expected = module(*(torch.from_numpy(v) for v in feeds.values()))  # in the ONNX order
     expected = (expected,) if isinstance(expected, torch.Tensor) else expected
     got = session.run(None, feeds)
     return max(float(np.abs(e.numpy() - g).max()) for e, g in zip(expected, got, strict=True))

@@ -1,4 +1,5 @@
-"""Model outputs to PNG bytes: pixels in 0..1 to 8-bit, enlarged by an integer factor.
+"""Model outputs to PNG bytes: images tiled into a grid, pixels in 0..1 to 8-bit, enlarged by an
+integer factor. Training draws its sample grids with the same :func:`tile`.
 
 Encoding is deterministic (same pixels, same bytes), which the contract promises for every image
 endpoint: a client may cache or compare PNGs by their bytes. zlib's fastest level is used: on the
@@ -28,3 +29,14 @@ def to_png(pixels: np.ndarray, scale: int = 1) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG", compress_level=COMPRESS_LEVEL)
     return buffer.getvalue()
+
+
+def tile(images: np.ndarray, columns: int) -> np.ndarray:
+    """``[n, c, h, w]`` as one picture of ``columns`` per row, unused places black."""
+    n, c, h, w = images.shape
+    rows = -(-n // columns)
+    padded = np.zeros((rows * columns, c, h, w), images.dtype)
+    padded[:n] = images
+    canvas = padded.reshape(rows, columns, c, h, w).transpose(0, 3, 1, 4, 2)
+    canvas = canvas.reshape(rows * h, columns * w, c)
+    return canvas[..., 0] if c == 1 else canvas

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from training.domain_fid import frechet
+from training.evaluation.domain_fid import frechet
 
 
 def test_same_distribution_is_near_zero_and_a_shift_costs_its_square():

@@ -7,8 +7,8 @@ import tarfile
 import numpy as np
 import pytest
 
-from training import fashion
-from training.mnist import IDX_FILES, to_idx
+from training.data import fashion
+from training.data.mnist import IDX_FILES, to_idx
 
 
 def ar_archive(members: dict[str, bytes]) -> bytes:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from training.generative import Config, fit, grid, sampler
+from training.tasks.generative import Config, fit, grid, sampler
 
 
 @pytest.fixture
@@ -44,11 +44,11 @@ def test_resume_continues_where_the_run_stopped(model, faces, tmp_path):
         fit(other, tmp_path / "run", resume=True, progress=False, max_batches=2)
 
 
-def test_grid_lays_images_out_in_a_square():
+def test_grid_lays_images_out_as_the_service_does():
     images = torch.zeros(5, 1, 2, 2)
     images[4] = 1.0
     picture = grid(images)
-    assert picture.shape == (6, 6) and picture[2:4, 2:4].min() == 255 and picture.sum() == 4 * 255
+    assert picture.shape == (4, 6) and picture[2:4, 2:4].min() == 255 and picture.sum() == 4 * 255
 
 
 def test_command_line_dry_run_on_user_images(faces, tmp_path):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from training.generative_models import (
+from training.models.generators import (
     ConvVAE,
     Discriminator,
     Generator,
@@ -35,8 +35,10 @@ def test_dcgan_maps_latents_to_images_and_images_to_logits(size, channels):
     fake = generator(torch.randn(3, 16))
     assert fake.shape == (3, channels, size, size) and fake.min() >= 0 and fake.max() <= 1
     assert discriminator(fake).shape == (3,)
-    d_loss = discriminator_loss(discriminator, torch.rand(3, channels, size, size), fake)
-    g_loss = generator_loss(discriminator, fake)
+    d_loss = discriminator_loss(
+        discriminator(torch.rand(3, channels, size, size)), discriminator(fake.detach())
+    )
+    g_loss = generator_loss(discriminator(fake))
     assert torch.isfinite(d_loss) and torch.isfinite(g_loss)
 
 

@@ -8,12 +8,18 @@ import pytest
 import torch
 from PIL import Image
 
-from training import arithmetic as ar
 from training.__main__ import main
+from training.data import arithmetic as ar
 from training.export import export_onnx, sha256
-from training.image2text import Config, correct, draw, evaluation_sets, fit, pixels, solve
-from training.seq2seq import Attention, count_parameters
-from training.strip_models import ARCHITECTURES, Flatten, Ours, Probabilities, per_cell
+from training.models.seq2seq import Attention, count_parameters
+from training.models.strip_readers import (
+    ARCHITECTURES,
+    Flatten,
+    Probabilities,
+    StripReader,
+    per_cell,
+)
+from training.tasks.image2text import Config, correct, draw, evaluation_sets, fit, pixels, solve
 
 QUERIES = ar.all_queries()[::401]  # 50 queries, both operators
 
@@ -88,7 +94,7 @@ def test_evaluation_sets_are_padded_each_way_and_hold_unseen_queries():
 def test_a_tiny_fit_lowers_the_loss():
     config = Config(epochs=3, batch_size=32, eval_strips=20, unseen_strips=10)
     model, history, final = fit(config, progress=False, max_batches=6)
-    assert isinstance(model, Ours) and len(history) == 3
+    assert isinstance(model, StripReader) and len(history) == 3
     assert history[-1]["loss"] < history[0]["loss"]
     assert {"answer_exact_match", "expression_exact_match_left_padded"} <= set(final)
     assert "unseen_queries_answer_exact_match" in final
@@ -96,7 +102,7 @@ def test_a_tiny_fit_lowers_the_loss():
 
 def test_onnx_export_of_ours_matches_torch(strips, tmp_path):
     torch.manual_seed(0)
-    model = Probabilities(Ours()).eval()
+    model = Probabilities(StripReader()).eval()
     x = pixels(strips.pixels).numpy()
     path = tmp_path / "model.onnx"
     export_onnx(model, {"strip": torch.from_numpy(x[:4])}, path, ["answer", "symbols"])

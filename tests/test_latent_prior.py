@@ -4,9 +4,9 @@ exactly, and the exported sampler and encoder chain it with the VAE."""
 import numpy as np
 import torch
 
-from training.generative import Config, encoder, fit, sampler
-from training.latent_prior import LatentFlow, Sampler
-from training.latent_prior import fit as fit_latent_prior
+from training.engine import Engine
+from training.models.flow import LatentFlow, Sampler
+from training.tasks.generative import Config, encoder, fit, fit_latent_prior, sampler
 
 
 def test_samples_of_n01_land_where_the_codes_lie():
@@ -49,14 +49,16 @@ def test_a_vae_run_with_a_latent_prior_samples_and_encodes_through_it(tmp_path):
 
 def test_the_export_chains_both_stages_and_the_service_loads_it(tmp_path):
     from service.registry import load_model, session_options
-    from training.build_generative import export_generator
+    from training.tasks.generative import export_generator
 
     faces = tmp_path / "faces.npy"
     np.save(faces, np.random.default_rng(1).integers(0, 256, (32, 28, 28, 1), dtype=np.uint8))
     config = Config(model="vae", data=str(faces), latent=4, filters=4, epochs=1, batch_size=16,
                     prior_epochs=1)  # fmt: skip
     models, history = fit(config, tmp_path / "run", progress=False, max_batches=1)
-    card = export_generator(models, config, history, 1.0, tmp_path / "tiny-vae", "test")
+    card = export_generator(
+        models, config, history, 1.0, tmp_path / "tiny-vae", "test", Engine.local()
+    )
     assert "flow fitted to its latents" in card["description"]
     assert card["training"]["config"]["prior_epochs"] == 1
     assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-4

@@ -7,7 +7,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from training import mnist
+from training.data import mnist
 
 # Known facts about MNIST, independent of the checksums: sizes, label counts, first labels, mean.
 SIZES = {"train": 60_000, "test": 10_000}

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from service.settings import Settings
-from training import arithmetic as ar
-from training.image2text import draw
+from training.data import arithmetic as ar
+from training.tasks.image2text import draw
 
 QUERIES = ["81+24", "7-19", "99+99", "0-99", "5+5"]
 

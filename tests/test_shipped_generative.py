@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.domain_fid import measure
+from training.data.fashion import load_fashion
+from training.evaluation.domain_fid import measure
 from training.export import sha256
-from training.fashion import load_fashion
 
 # Issue 5's targets, checked on the cards (Inception FID takes minutes a model: not re-measured).
 INCEPTION_FID_TARGET = {"gan": 20.0, "vae": 50.0}

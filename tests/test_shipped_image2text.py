@@ -16,9 +16,9 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from training import arithmetic as ar
+from training.data import arithmetic as ar
 from training.export import sha256
-from training.image2text import Config, evaluation_sets, spell
+from training.tasks.image2text import Config, evaluation_sets, spell
 
 MODEL = "image2text"
 # Strips per variant, each one request; GENSEQ_HTTP_STRIPS=0 sends all the card's held-out strips.

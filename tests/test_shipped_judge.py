@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from training.cells import CELL_SYMBOLS
-from training.export import REPO, sha256
-from training.judge import held_out_cells
-from training.text2image import JUDGE, Judge
+from training.data.cells import CELL_SYMBOLS
+from training.evaluation.glyph_judge import JUDGE, GlyphJudge
+from training.export import sha256
+from training.runtime import REPO
+from training.tasks.judge import held_out_cells
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def test_card_matches_its_onnx_file(card):
 
 def test_mnist_test_accuracy(card):
     (cells, labels), digits = held_out_cells(card["training"]["config"]["seed"] + 1)
-    verdicts = Judge()(cells.astype(np.float32) / 255)
+    verdicts = GlyphJudge()(cells.astype(np.float32) / 255)
     digit_accuracy = (verdicts[:digits] == labels[:digits]).mean()
     assert digit_accuracy >= 0.993, f"MNIST test accuracy {digit_accuracy:.4f}"
     assert (verdicts[digits:] == labels[digits:]).mean() >= 0.99  # minus and blank

@@ -12,11 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training import arithmetic as ar
-from training.build_text2image import nearest_train_distance
+from training.data import arithmetic as ar
+from training.data.mnist import load_mnist
+from training.evaluation.glyph_judge import (
+    GlyphJudge,
+    grade_renders,
+    nearest_train_distance,
+    spread,
+)
 from training.export import sha256
-from training.mnist import load_mnist
-from training.text2image import Judge, grade_renders, spread
 
 MODEL = "text2image"
 PAIRS = 600  # every pair is a request; the card holds the 4,000-pair figures
@@ -41,7 +45,7 @@ def test_judge_reads_what_was_asked_for(client):
         response = client.get("/render", params={"query": query, "seed": int(seed)})
         assert response.status_code == 200
         images.append(np.asarray(Image.open(io.BytesIO(response.content)), np.float32) / 255)
-    scores = grade_renders(np.stack(images), queries, Judge())
+    scores = grade_renders(np.stack(images), queries, GlyphJudge())
     assert scores["character_accuracy"] >= 0.97, scores
     assert scores["answer_exact_match"] >= 0.95, scores
     assert scores["unused_cells_blank"] >= 0.99, scores

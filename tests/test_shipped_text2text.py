@@ -7,7 +7,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from training import arithmetic as ar
+from training.data import arithmetic as ar
 from training.export import sha256
 
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from training import arithmetic as ar
-from training import glyphs
-from training.mnist import load_mnist
-from training.strips import make_strips
+from training.data import arithmetic as ar
+from training.data import glyphs
+from training.data.mnist import load_mnist
+from training.data.strips import make_strips
 
 QUERIES = ar.all_queries()[::97]  # 207 queries, both operators, one- and two-digit operands
 

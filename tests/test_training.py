@@ -7,11 +7,11 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from training import arithmetic as ar
 from training.__main__ import main
-from training.export import export_onnx, sha256
-from training.seq2seq import ARCHITECTURES, WithSoftmax, count_parameters
-from training.text2text import Config, fit
+from training.data import arithmetic as ar
+from training.export import WithSoftmax, export_onnx, sha256
+from training.models.seq2seq import ARCHITECTURES, count_parameters
+from training.tasks.text2text import Config, fit
 
 
 def test_baseline_has_the_study_size():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training import arithmetic as ar
+from training.data import arithmetic as ar
 
 
 def test_all_queries_are_the_20000_distinct_queries():

@@ -12,7 +12,19 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-REPO = Path(__file__).resolve().parent.parent
+from training.engine import Engine
+from training.runtime import REPO
+
+
+class WithSoftmax(nn.Module):
+    """The exported form of a classifier: probabilities over its classes instead of logits."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).softmax(dim=-1)
 
 
 def export_onnx(
@@ -21,19 +33,22 @@ def export_onnx(
     path: Path,
     output_names: list[str],
 ) -> None:
-    """Export ``module`` in eval mode, a dynamic batch axis on every input, weights in the file."""
+    """Export ``module`` in eval mode, a dynamic batch axis on every input, weights in the file.
+
+    ``example`` names the inputs in the order ``forward`` takes them.
+    """
     module.eval()
     batch = torch.export.Dim("batch", min=1, max=65536)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         module,
-        kwargs=example,
+        args=tuple(example.values()),
         f=str(path),
         dynamo=True,
         external_data=False,
         input_names=list(example),
         output_names=output_names,
-        dynamic_shapes={name: {0: batch} for name in example},
+        dynamic_shapes=tuple({0: batch} for _ in example),
         verbose=False,
     )
 
@@ -41,7 +56,7 @@ def export_onnx(
 def parity(module: nn.Module, path: Path, inputs: dict[str, np.ndarray]) -> float:
     """Largest absolute difference between ``module`` in torch and its ONNX file, any output."""
     with torch.no_grad():
-        expected = module.eval()(**{name: torch.from_numpy(v) for name, v in inputs.items()})
+        expected = module.eval()(*(torch.from_numpy(v) for v in inputs.values()))
     if isinstance(expected, torch.Tensor):
         expected = (expected,)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -49,15 +64,22 @@ def parity(module: nn.Module, path: Path, inputs: dict[str, np.ndarray]) -> floa
     return max(float(np.abs(e.numpy() - g).max()) for e, g in zip(expected, got, strict=True))
 
 
-def training_record(command: str, config: dict, seconds: float, history: list[dict]) -> dict:
-    """The card's ``training`` section: how to rebuild the model, and what the build cost."""
-    return {
+def training_record(
+    command: str, config: dict, seconds: float, history: list[dict], engine: Engine
+) -> dict:
+    """The card's ``training`` section: how to rebuild the model, what the build cost, and where
+    it ran (device, precision, processes; the global batch is the per-process one x processes)."""
+    record = {
         "command": command,
         "config": config,
         "seconds": round(seconds, 1),
         "torch": torch.__version__,
+        "runtime": engine.describe(),
         "final_loss": history[-1]["loss"],
     }
+    if "batch_size" in config:
+        record["global_batch_size"] = config["batch_size"] * engine.world_size
+    return record
 
 
 def io_spec(path: Path) -> tuple[list[dict], list[dict]]:
@@ -107,3 +129,12 @@ def write_card(folder: Path, card: dict) -> dict:
     }
     (folder / "card.json").write_text(json.dumps(full, indent=2) + "\n")
     return full
+
+
+def add_metrics(folder: Path, scores: dict) -> dict:
+    """Merge ``scores`` into the metrics of ``folder/card.json`` (a measurement made later)."""
+    path = folder / "card.json"
+    card = json.loads(path.read_text())
+    card["metrics"].update(scores)
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return card

@@ -16,7 +16,7 @@ from service.api.uploads import image_body, read_image_fields
 from service.images import ImageError, read_picture
 from service.latents import from_seed, path
 from service.metrics import Metrics
-from service.png import to_png
+from service.png import tile, to_png
 from service.registry import LoadedModel
 from service.schemas import error_responses
 
@@ -34,17 +34,6 @@ ModelName = Annotated[
 ]
 Steps = Annotated[int, Query(ge=2, le=64, description="images in the strip")]
 Method = Annotated[Literal["linear", "slerp"], Query(description="the path")]
-
-
-def tile(images: np.ndarray, columns: int) -> np.ndarray:
-    """``[n, c, h, w]`` as one picture of ``columns`` per row, unused places black."""
-    n, c, h, w = images.shape
-    rows = -(-n // columns)
-    padded = np.zeros((rows * columns, c, h, w), images.dtype)
-    padded[:n] = images
-    canvas = padded.reshape(rows, columns, c, h, w).transpose(0, 3, 1, 4, 2)
-    canvas = canvas.reshape(rows * h, columns * w, c)
-    return canvas[..., 0] if c == 1 else canvas
 
 
 @router.get("/sample", response_class=Response, responses=PNG)

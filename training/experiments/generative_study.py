@@ -4,13 +4,13 @@
 For every run the report shows the loss curves, the sample grid of the first and of the last epoch
 (the same fixed latents), and an interpolation row: for a GAN between two random latents, for a
 VAE between two real held-out images it encoded, as the study did. The table gives the epochs,
-the time and the domain FID (:mod:`training.domain_fid`, on Fashion-MNIST) of every run. Runs go
-side by side, one thread each.
+the time and the domain FID (:mod:`training.evaluation.domain_fid`, on Fashion-MNIST) of every
+run. Runs go side by side, one thread each.
 """
 
+import argparse
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,12 +21,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 from service.latents import from_seed, path  # noqa: E402
-from training.fashion import load_fashion  # noqa: E402
-from training.generative import FASHION, Config, encoder, fit, sampler, training_images  # noqa: E402
-from training.report_files import save_report  # noqa: E402
+from training.data.fashion import load_fashion  # noqa: E402
+from training.engine import Engine  # noqa: E402
+from training.experiments.reports import save_report  # noqa: E402
+from training.experiments.runner import run_all  # noqa: E402
+from training.runtime import REPO, add_runtime_flags, out_dir, runtime_from  # noqa: E402
+from training.tasks.generative import FASHION, Config, encoder, fit, sampler, training_images  # noqa: E402
 
 LATENTS = {"vae": (32, 64, 128), "gan": (64, 128, 256)}
 STEPS = 10  # images in an interpolation row
@@ -49,12 +51,11 @@ def held_out_pair(config: Config) -> torch.Tensor:
     return training_images(replace(config, limit=2))
 
 
-def run_one(job: tuple[Config, Path, Path, int | None]) -> dict:
+def run_one(job: tuple[Config, Path, Path, int | None], engine: Engine) -> dict:
     """Train one run; write its first and last grids and its interpolation row into ``assets``."""
     config, run_dir, assets, max_batches = job
-    torch.set_num_threads(1)
     started = time.perf_counter()
-    models, history = fit(config, run_dir, progress=False, max_batches=max_batches)
+    models, history = fit(config, run_dir, False, False, max_batches, engine)
     seconds = time.perf_counter() - started
     name = f"{config.model}-{config.latent}"
     shutil.copy(run_dir / "samples" / "epoch_001.png", assets / f"{name}-first.png")
@@ -70,7 +71,7 @@ def run_one(job: tuple[Config, Path, Path, int | None]) -> dict:
         Image.fromarray(grid_row(row)).save(assets / f"{name}-interpolation.png")
         fid = None
         if config.data == FASHION and max_batches is None:
-            from training.domain_fid import domain_fid
+            from training.evaluation.domain_fid import domain_fid
 
             z = torch.from_numpy(from_seed(0, FID_SAMPLES, config.latent))
             fid = domain_fid(decoder(z).numpy())
@@ -86,15 +87,20 @@ def grid_row(images: torch.Tensor) -> np.ndarray:
 
 
 def study(
-    bases: dict[str, Config], out: Path, runs_dir: Path, jobs: int, max_batches: int | None = None
-) -> list[dict]:
-    """Every run of the study; the grids and rows land in ``out/generative_study/``."""
+    bases: dict[str, Config],
+    out: Path,
+    runs_dir: Path,
+    jobs: int,
+    engine: Engine,
+    max_batches: int | None = None,
+) -> list[dict] | None:
+    """Every run of the study; the grids and rows land in ``out/generative_study/``, each
+    written by the process that trained the run (the results on rank 0, else None)."""
     assets = out / "generative_study"
     assets.mkdir(parents=True, exist_ok=True)
     configs = [replace(bases[m], latent=z) for m, latents in LATENTS.items() for z in latents]
     work = [(c, runs_dir / f"{c.model}-{c.latent}", assets, max_batches) for c in configs]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(tqdm(pool.map(run_one, work), total=len(work), desc="study", unit="run"))
+    return run_all(run_one, work, jobs, engine, "study")
 
 
 def plot(results: list[dict], path_: Path) -> None:
@@ -123,7 +129,7 @@ def markdown(results: list[dict], command: str) -> str:
         f"Command: `{command}`. Fixed latents for the grids; the GAN rows slerp between the",
         "latents of seeds 1 and 2, the VAE rows run linearly between the encodings of two",
         f"held-out images. Domain FID: {FID_SAMPLES} samples against the Fashion-MNIST test set",
-        "(`training/domain_fid.py`; lower is better, real train images score 0.74).",
+        "(`training/evaluation/domain_fid.py`; lower is better, real train images score 0.74).",
         "",
         "| run | latent | epochs | seconds | final loss | domain FID | first epoch | last epoch |"
         " interpolation |",
@@ -144,3 +150,30 @@ def markdown(results: list[dict], command: str) -> str:
 
 def write_report(results: list[dict], out: Path, command: str) -> None:
     save_report(out, "generative_study", results, markdown(results, command), plot)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vae-epochs", type=int, default=6)
+    parser.add_argument("--gan-epochs", type=int, default=3)
+    parser.add_argument("--data", default=Config.data, help="as for generative")
+    parser.add_argument("--size", type=int, default=Config.size)
+    parser.add_argument("--channels", type=int, default=Config.channels)
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each")
+    parser.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
+    parser.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches a run")
+    add_runtime_flags(parser)
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    data = {"data": args.data, "size": args.size, "channels": args.channels}
+    epochs = (2, 2) if args.dry_run else (args.vae_epochs, args.gan_epochs)
+    bases = base_configs(*epochs, **data)
+    if args.dry_run:
+        bases = {m: replace(c, filters=8) for m, c in bases.items()}
+    out = out_dir(args, REPO / "reports", "generative-study")
+    runs_dir = out / "runs" if args.dry_run else REPO / "runs" / "study"
+    with Engine(runtime_from(args)) as engine:
+        results = study(bases, out, runs_dir, args.jobs, engine, 2 if args.dry_run else None)
+    if results is not None:
+        write_report(results, out, command)
+        print(f"wrote {out}/generative_study.{{md,png,json}} and {out}/generative_study/")

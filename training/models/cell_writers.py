@@ -2,11 +2,11 @@
 
 Ours works in two steps, each trained on its own and composed for export (:class:`Renderer`):
 
-1. a *speller*, the text model's recurrent encoder-decoder (:class:`training.seq2seq.Attention`),
-   reads the query and decides the symbol of each answer cell;
+1. a *speller*, the text model's recurrent encoder-decoder
+   (:class:`training.models.seq2seq.Attention`), reads the query and decides each answer cell;
 2. a *cell decoder*, a small transposed-conv network shared by the cells, draws each symbol from a
    style latent ``z``. It is trained as a conditional GAN or a conditional VAE (chosen by
-   measurement, see :mod:`training.text2image`); one ``z`` per answer keeps its cells in one hand.
+   measurement, see :mod:`training.tasks.text2image`); one ``z`` per answer keeps one hand.
 
 The study's baseline (:class:`StudyRenderer`) maps the query straight to pixels with a pixel loss.
 """
@@ -15,9 +15,9 @@ import torch
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from training import arithmetic as ar
-from training.cells import CELL_SYMBOLS
-from training.seq2seq import Baseline
+from training.data import arithmetic as ar
+from training.data.cells import CELL_SYMBOLS
+from training.models.seq2seq import Baseline
 
 CELL = 28
 N_CLASSES = len(CELL_SYMBOLS)
@@ -96,6 +96,15 @@ class CellEncoder(nn.Module):
     def forward(self, cells: torch.Tensor, classes: torch.Tensor) -> tuple[torch.Tensor, ...]:
         mean, log_var = self.out(torch.cat([self.features(cells), classes], 1)).chunk(2, dim=1)
         return mean, log_var
+
+
+class CVAE(nn.Module):
+    """Encoder and decoder of the conditional VAE, trained together."""
+
+    def __init__(self, latent: int, width: int):
+        super().__init__()
+        self.encoder = CellEncoder(latent, width)
+        self.decoder = CellDecoder(latent, width)
 
 
 def left_align(ids: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from training.mnist import data_root
+from training.data.mnist import data_root
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 

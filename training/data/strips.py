@@ -1,11 +1,13 @@
 """Handwritten arithmetic queries: strips of five 28x28 cells (28x140), one symbol per cell.
 
-Digits are MNIST images of the right class, operators are drawn by :mod:`training.glyphs`, blanks
+Digits are MNIST images of the right class, operators are drawn by :mod:`training.data.glyphs`, blanks
 are zeros. One argument, ``source``, decides everything that must not leak into evaluation: "train"
 strips take MNIST train digits and train-family operators, "test" strips MNIST test digits and
 test-family operators the model never saw.
 """
 
+import argparse
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,9 +15,9 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageFilter
 
-from training import arithmetic as ar
-from training import glyphs
-from training.mnist import load_mnist
+from training.data import arithmetic as ar
+from training.data import glyphs
+from training.data.mnist import load_mnist
 
 CELL = glyphs.SIZE
 Source = Literal["train", "test"]
@@ -63,7 +65,7 @@ def make_strips(
 ) -> tuple[np.ndarray, list[str]]:
     """Strips ``uint8 [n, 28, 140]`` of ``queries`` and the texts they show, blank-padded to 5.
 
-    Each strip's padding is drawn from ``paddings`` (see :func:`training.arithmetic.pad`), each
+    Each strip's padding is drawn from ``paddings`` (see :func:`training.data.arithmetic.pad`), each
     digit from the MNIST ``source`` images of its class, each operator from the ``source`` family.
     ``augment`` distorts every non-blank cell (see :func:`distort`); meant for training strips.
     """
@@ -83,3 +85,30 @@ def make_strips(
         ink = chars != ar.BLANK
         cells[ink] = [distort(cell, rng) for cell in cells[ink]]
     return cells.transpose(0, 2, 1, 3).reshape(len(texts), CELL, ar.QUERY_LEN * CELL), texts
+
+
+QUERY = re.compile(r"\d{1,2}[+-]\d{1,2}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", help="e.g. 81+24 (at most 5 symbols)")
+    parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    parser.add_argument(
+        "--source",
+        choices=["test", "train"],
+        default="test",
+        help="MNIST test digits and held-out operators, or the training ones",
+    )
+    parser.add_argument("--padding", choices=["right", "left"], default="right")
+    parser.add_argument("--seed", type=int, default=0, help="picks the digit images and strokes")
+    parser.add_argument("--dark-on-light", action="store_true", help="as if written on paper")
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    """Draw the query as a handwritten strip PNG (to send to ``POST /solve/image``)."""
+    if not QUERY.fullmatch(args.query):
+        raise SystemExit(f"strip: {args.query!r} is not A+B or A-B with 0 <= A, B <= 99")
+    rng = np.random.default_rng(args.seed)
+    pixels, texts = make_strips([args.query], args.source, rng, (args.padding,))
+    Image.fromarray(255 - pixels[0] if args.dark_on_light else pixels[0]).save(args.out)
+    print(f"wrote {args.out}: {texts[0]!r} in handwriting ({args.source} digits and operators)")

@@ -7,16 +7,19 @@ so the 10,000 Fashion-MNIST test images take ~20 minutes: their statistics are c
 ``data/`` (as ``.npz``, not the package's pickles) and each model costs only its own samples.
 """
 
+import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from training.domain_fid import generate
-from training.fashion import load_fashion
-from training.image_folders import load_images
-from training.mnist import data_root
+from training.data.fashion import load_fashion
+from training.data.image_folders import load_images
+from training.data.mnist import data_root
+from training.evaluation.domain_fid import generate
+from training.export import add_metrics
 
 BATCH = 50
 
@@ -80,3 +83,16 @@ def measure(folder: Path, card: dict, n: int = 5000, real: Path | None = None) -
     score = inception_fid(generate(folder, n), reference, fid)
     against = str(real) if real else "fashion-mnist test (10,000)"
     return {"inception_fid": score, "inception_fid_samples": n, "inception_fid_real": against}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", type=Path, help="an exported gan or vae folder")
+    parser.add_argument("--n", type=int, default=5000, help="generated images")
+    parser.add_argument("--real", type=Path, help="real images; default Fashion-MNIST test")
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    card = json.loads((args.folder / "card.json").read_text())
+    scores = {**measure(args.folder, card, args.n, args.real), "inception_fid_command": command}
+    add_metrics(args.folder, scores)
+    print(f"{args.folder}: {scores}")

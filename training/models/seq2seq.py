@@ -1,8 +1,9 @@
 """Recurrent encoder-decoders for text-to-text arithmetic.
 
-Both models take one-hot queries ``[batch, 5, 13]`` and return logits ``[batch, 3, 13]``; the export
-wrapper adds the softmax, so the ONNX output is probabilities. ``in_features`` lets the image models
-(:mod:`training.strip_models`) feed them a feature vector per cell instead of a one-hot symbol.
+Both models take one-hot queries ``[batch, 5, 13]`` and return logits ``[batch, 3, 13]``; the
+export wrapper (:class:`training.export.WithSoftmax`) adds the softmax, so the ONNX output is
+probabilities. ``in_features`` lets the image models (:mod:`training.models.strip_readers`) feed
+them a feature vector per cell instead of a one-hot symbol.
 """
 
 import torch
@@ -79,17 +80,6 @@ class Attention(nn.Module):
 
 
 ARCHITECTURES = {"baseline": Baseline, "attention": Attention}
-
-
-class WithSoftmax(nn.Module):
-    """The exported form: probabilities over symbols instead of logits."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, query: torch.Tensor) -> torch.Tensor:
-        return self.model(query).softmax(dim=-1)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.mnist import IDX_FILES, data_root, read_idx, read_idx_dir, verify
+from training.data.mnist import IDX_FILES, data_root, read_idx, read_idx_dir, verify
 
 PACKAGE = "dataset-fashion-mnist"
 INSTALLED = Path("/usr/share/datasets/fashion-mnist")

@@ -14,12 +14,9 @@ a seed (and interpolates in) is again standard normal.
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 LAYERS = 8
 HIDDEN = 256
-BATCH = 256
-LR = 1e-3
 
 
 class Coupling(nn.Module):
@@ -85,27 +82,15 @@ class LatentFlow(nn.Module):
         return (0.5 * (z**2).sum(1) - (log_scale + self.spread.log()).sum(1)).mean()
 
 
-def fit(
-    codes: torch.Tensor, epochs: int, hidden: int = HIDDEN, progress: bool = True
-) -> tuple[LatentFlow, list[float]]:
-    """Train on ``codes`` ``[n, latent]`` with Adam and a cosine schedule; the flow and the mean
-    loss of each epoch. Seeded by the caller, like the VAE."""
-    model = LatentFlow(codes, hidden=hidden)
-    optimizer = torch.optim.Adam(model.parameters(), LR)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
-    losses = []
-    for _ in tqdm(range(epochs), desc="latent prior", disable=not progress):
-        order, total = torch.randperm(len(codes)), 0.0
-        batches = range(0, len(codes), BATCH)
-        for start in batches:
-            loss = model.nll(codes[order[start : start + BATCH]])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() / len(batches)
-        schedule.step()
-        losses.append(total)
-    return model.eval(), losses
+class NegativeLogLikelihood(nn.Module):
+    """The flow's training objective as a module, so DDP can run it: codes in, mean NLL out."""
+
+    def __init__(self, flow: LatentFlow):
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.flow.nll(codes)
 
 
 class Sampler(nn.Module):

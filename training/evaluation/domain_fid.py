@@ -6,8 +6,9 @@ cheap enough to track during training and to compare models here. Its floor is t
 between two real sets (train vs test), which :func:`reference` reports next to every value.
 """
 
+import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,11 +16,14 @@ import numpy as np
 import onnxruntime as ort
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import TensorDataset
 
-from training.fashion import load_fashion
-from training.judge import Judge
-from training.loop import train
-from training.mnist import data_root
+from training.data.fashion import load_fashion
+from training.data.mnist import data_root
+from training.engine import Engine, OneModelTask
+from training.export import add_metrics
+from training.models.small_cnn import SmallCNN
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,26 @@ class Config:
     weight_decay: float = 1e-4
     seed: int = 0
     eval_every: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class FeatureClassifierTask(OneModelTask):
+    """A :class:`SmallCNN` with 10 classes, trained on Fashion-MNIST train."""
+
+    drop_last = True
+
+    def build(self) -> dict[str, nn.Module]:
+        return {"model": SmallCNN(classes=10)}
+
+    def dataset(self) -> TensorDataset:
+        images, labels = load_fashion("train")
+        return TensorDataset(as_input(images), torch.from_numpy(labels))
+
+    def loss(self, model: nn.Module, batch: tuple) -> torch.Tensor:
+        images, labels = batch
+        return F.cross_entropy(model(images), labels)
 
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
@@ -62,24 +86,13 @@ def as_input(images: np.ndarray) -> torch.Tensor:
 def classifier(config: Config = Config()) -> nn.Module:
     """The feature network, trained once on Fashion-MNIST train and cached under ``data/``."""
     path = data_root() / "fashion-mnist" / f"classifier-seed{config.seed}.pt"
-    model = Judge(classes=10)
     if path.is_file():
+        model = SmallCNN(classes=10)
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval()
-    torch.manual_seed(config.seed)
-    images, labels = load_fashion("train")
-    x, y = as_input(images), torch.from_numpy(labels)
-    steps = len(x) // config.batch_size
-
-    def batches(epoch: int):
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
-        for step in range(steps):
-            at = order[step * config.batch_size : (step + 1) * config.batch_size]
-            yield x[at], y[at]
-
-    ce = nn.CrossEntropyLoss()
-    train(model, config, steps, batches, loss=lambda m, b: ce(m(b[0]), b[1]),
-          evaluate=lambda m: {}, desc="FID features", watch="loss")  # fmt: skip
+    task = FeatureClassifierTask(config, "FID features")
+    Engine.local().fit(task)
+    model = task.model
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)
     return model.eval()
@@ -120,3 +133,14 @@ def measure(folder: Path, n: int = 5000, seed: int = 0) -> dict[str, float]:
     """Domain FID of ``n`` images from an exported generator."""
     return {"domain_fid": domain_fid(generate(folder, n, seed)),
             "domain_fid_real_floor": reference(), "domain_fid_samples": n}  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", type=Path, help="an exported gan or vae folder")
+    parser.add_argument("--n", type=int, default=5000, help="generated images")
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    scores = {**measure(args.folder, args.n), "domain_fid_command": command}
+    add_metrics(args.folder, scores)
+    print(f"{args.folder}: {scores}")

@@ -5,7 +5,7 @@ its cell decoder trained as a conditional GAN or as a conditional VAE, the measu
 the shipped objective. Ours share one speller. Parts train side by side, one thread each.
 """
 
-from concurrent.futures import ProcessPoolExecutor
+import argparse
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,15 +14,24 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-from training import arithmetic as ar  # noqa: E402
-from training import text2text  # noqa: E402
-from training.build_text2image import SPELLER, copy_check, diversity, render  # noqa: E402
-from training.cell_models import Renderer  # noqa: E402
-from training.report_files import save_report  # noqa: E402
-from training.seq2seq import count_parameters  # noqa: E402
-from training.text2image import DEFAULTS, OBJECTIVES, Judge, grade_renders  # noqa: E402
+from training.data import arithmetic as ar  # noqa: E402
+from training.engine import Engine  # noqa: E402
+from training.evaluation.glyph_judge import GlyphJudge, copy_check, grade_renders  # noqa: E402
+from training.experiments.reports import save_report  # noqa: E402
+from training.experiments.runner import run_all  # noqa: E402
+from training.models.cell_writers import Renderer  # noqa: E402
+from training.models.seq2seq import count_parameters  # noqa: E402
+from training.runtime import REPO, add_runtime_flags, out_dir, runtime_from  # noqa: E402
+from training.tasks import text2text  # noqa: E402
+from training.tasks.text2image import (  # noqa: E402
+    DEFAULTS,
+    SPELLER,
+    diversity,
+    fit_writer,
+    render,
+    study_images,
+)
 
 WRITERS = {
     "study: LSTM -> dense 784, pixel loss": DEFAULTS["study"],
@@ -34,35 +43,30 @@ SAMPLE_SEEDS = [0, 1, 2]
 GRADED = 4000
 
 
-def train_part(job: tuple[str, object, int | None]) -> tuple[str, object, list[dict]]:
+def train_part(job: tuple[str, object, int | None], engine: Engine) -> tuple[str, object, list]:
     """One part: the speller (``name == "speller"``) or a writer's decoder."""
     name, config, max_batches = job
-    torch.set_num_threads(1)
     if name == "speller":
-        model, history, _ = text2text.fit(config, progress=False, max_batches=max_batches)
+        model, history, _ = text2text.fit(config, engine, progress=False, max_batches=max_batches)
     else:
-        model, history = OBJECTIVES[config.objective](
-            config, Judge(), progress=False, max_batches=max_batches
-        )
+        model, history = fit_writer(config, GlyphJudge(), engine, False, max_batches)
     return name, model, history
 
 
-def study_images(model: torch.nn.Module, queries: list[str]) -> np.ndarray:
-    with torch.no_grad():
-        cells = model(torch.from_numpy(ar.encode(queries, ar.QUERY_LEN, "right")))
-    return cells.permute(0, 2, 1, 3).reshape(len(queries), 28, -1).numpy()
-
-
-def run(jobs: int, max_batches: int | None = None, **changes) -> list[dict]:
+def compare(
+    jobs: int, engine: Engine, max_batches: int | None = None, **changes
+) -> list[dict] | None:
     """Train the speller and every writer, then grade each writer on the same pairs."""
     speller_config = SPELLER if max_batches is None else replace(SPELLER, epochs=1)
     parts = [("speller", speller_config, max_batches)] + [
         (name, replace(config, **changes), max_batches) for name, config in WRITERS.items()
     ]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        trained = {name: (model, history) for name, model, history in pool.map(train_part, parts)}
+    done = run_all(train_part, parts, jobs, engine, "text2image report")
+    if done is None:
+        return None
+    trained = {name: (model, history) for name, model, history in done}
     speller = trained.pop("speller")[0].eval()
-    judge, rng = Judge(), np.random.default_rng(2024)
+    judge, rng = GlyphJudge(), np.random.default_rng(2024)
     queries = [ar.all_queries()[i] for i in rng.integers(20_000, size=GRADED)]
     seeds = [int(s) for s in rng.integers(2**31, size=GRADED)]
     results = []
@@ -149,3 +153,21 @@ def table(results: list[dict], command: str) -> str:
 
 def write_report(results: list[dict], out: Path, command: str) -> None:
     save_report(out, "text2image", results, table(results, command), plot)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=int, default=2, help="parts trained side by side")
+    parser.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
+    parser.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches per part")
+    add_runtime_flags(parser)
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    out = out_dir(args, REPO / "reports", "text2image-report")
+    changes = {"epochs": 1} if args.dry_run else {}
+    with Engine(runtime_from(args)) as engine:
+        results = compare(args.jobs, engine, 2 if args.dry_run else None, **changes)
+    if results is not None:
+        write_report(results, out, command)
+        print(table(results, command))
+        print(f"wrote {out}/text2image.md, .png, .json")

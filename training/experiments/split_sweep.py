@@ -5,8 +5,8 @@ are written in the table. Curves are measured on a fixed sample of held-out quer
 table's final figures on every held-out query. Runs go side by side, one thread each.
 """
 
+import argparse
 import math
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,12 +14,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
-from training import arithmetic as ar  # noqa: E402
-from training.report_files import save_report  # noqa: E402
-from training.text2text import Config, fit  # noqa: E402
+from training.data import arithmetic as ar  # noqa: E402
+from training.engine import Engine  # noqa: E402
+from training.experiments.reports import save_report  # noqa: E402
+from training.experiments.runner import run_all  # noqa: E402
+from training.runtime import REPO, add_runtime_flags, out_dir, runtime_from  # noqa: E402
+from training.tasks.text2text import Config, fit  # noqa: E402
 
 RATIOS = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
 STUDY = {
@@ -37,10 +38,9 @@ def epochs_for(fraction: float, steps: int, batch_size: int, paddings: int) -> i
     return max(1, math.ceil(steps / per_epoch))
 
 
-def run_one(config: Config) -> dict:
+def run_one(config: Config, engine: Engine) -> dict:
     """One point of the sweep."""
-    torch.set_num_threads(1)
-    _, history, final = fit(config, progress=False)
+    _, history, final = fit(config, engine, progress=False)
     return {
         "arch": config.arch,
         "train_fraction": config.train_fraction,
@@ -51,7 +51,10 @@ def run_one(config: Config) -> dict:
     }
 
 
-def sweep(base: dict[str, Config], ratios: tuple[float, ...], steps: int, jobs: int) -> list[dict]:
+def sweep(
+    base: dict[str, Config], ratios: tuple[float, ...], steps: int, jobs: int, engine: Engine
+) -> list[dict] | None:
+    """Every run of the sweep (the results on rank 0; None on the other ranks)."""
     configs = []
     for r in ratios:
         for c in base.values():
@@ -59,9 +62,7 @@ def sweep(base: dict[str, Config], ratios: tuple[float, ...], steps: int, jobs: 
             configs.append(
                 replace(c, train_fraction=r, epochs=epochs, eval_every=max(1, epochs // 50))
             )
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        runs = pool.map(run_one, configs)
-        return list(tqdm(runs, total=len(configs), desc="split sweep", unit="run"))
+    return run_all(run_one, configs, jobs, engine, "split sweep")
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -134,3 +135,30 @@ def table(results: list[dict], steps: int) -> str:
 
 def write_report(results: list[dict], out: Path, steps: int) -> None:
     save_report(out, "split_sweep", results, table(results, steps), plot)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ratios", type=float, nargs="+", default=None)
+    parser.add_argument("--steps", type=int, default=10000, help="optimiser steps per run")
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each")
+    parser.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
+    parser.add_argument("--dry-run", action="store_true", help="two ratios, 4 steps each")
+    add_runtime_flags(parser)
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    ratios, steps = tuple(args.ratios or RATIOS), args.steps
+    if args.dry_run:
+        ratios, steps = ratios[:2], 4
+    curve = 100 if args.dry_run else 2000
+    base = {  # the study's model as it trained it (no weight decay), and ours with its defaults
+        "baseline": Config(arch="baseline", weight_decay=0.0, curve_queries=curve),
+        "attention": Config(arch="attention", curve_queries=curve),
+    }
+    out = out_dir(args, REPO / "reports", "split-sweep")
+    with Engine(runtime_from(args)) as engine:
+        results = sweep(base, ratios, steps, args.jobs, engine)
+    if results is not None:
+        write_report(results, out, steps)
+        print(table(results, steps))
+        print(f"wrote {out}/split_sweep.md, .png, .json")

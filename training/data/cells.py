@@ -1,15 +1,17 @@
 """Labelled single cells for the text-to-image task: digits, minus and blank, 28x28 uint8.
 
 An answer (``-99..198``) is written with 12 symbols: ten digits, ``-`` and the blank of an unused
-cell. Digits are MNIST images, minus signs are drawn by :mod:`training.glyphs`, blanks are black
+cell. Digits are MNIST images, minus signs are drawn by :mod:`training.data.glyphs`, blanks are black
 with, for the judge, a little sensor-like noise so "blank" means "no stroke", not "exactly zero".
 """
 
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 
-from training import glyphs
-from training.mnist import load_mnist
-from training.strips import Source
+from training.data import glyphs
+from training.data.mnist import load_mnist
+from training.data.strips import Source, distort
 
 CELL_SYMBOLS = "0123456789- "
 MINUS, BLANK = CELL_SYMBOLS.index("-"), CELL_SYMBOLS.index(" ")
@@ -55,3 +57,31 @@ def labelled_cells(
         return cells, targets
     order = rng.permutation(len(cells))
     return cells[order], targets[order]
+
+
+class CellSet(Dataset):
+    """Labelled cells as samples: ``float32 [1, 28, 28]`` in 0..1 and the label.
+
+    With ``distort_share``, that share of the cells is distorted afresh every epoch (see
+    :func:`training.data.strips.distort`), each from a generator seeded by (seed, epoch, index):
+    the same samples whichever process or DataLoader worker draws them.
+    """
+
+    def __init__(self, cells: np.ndarray, labels: np.ndarray, distort_share: float = 0.0,
+                 seed: int = 0):  # fmt: skip
+        self.cells, self.labels = cells, labels
+        self.distort_share, self.seed, self.epoch = distort_share, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        cell = self.cells[index]
+        if self.distort_share:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            if rng.random() < self.distort_share:
+                cell = distort(cell, rng)
+        return torch.from_numpy(cell[None] / np.float32(255)), int(self.labels[index])

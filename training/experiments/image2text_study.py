@@ -7,7 +7,7 @@ All see the same fresh training strips each epoch and are scored on the same hel
 test digits, unseen operator family). Runs go side by side, one thread each.
 """
 
-from concurrent.futures import ProcessPoolExecutor
+import argparse
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,13 +15,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
-from training.image2text import Config, fit  # noqa: E402
-from training.report_files import save_report  # noqa: E402
-from training.seq2seq import count_parameters  # noqa: E402
+from training.engine import Engine  # noqa: E402
+from training.experiments.reports import save_report  # noqa: E402
+from training.experiments.runner import run_all  # noqa: E402
+from training.models.seq2seq import count_parameters  # noqa: E402
+from training.runtime import REPO, add_runtime_flags, out_dir, runtime_from  # noqa: E402
+from training.tasks.image2text import DRY_RUN_STRIPS, Config, fit  # noqa: E402
 
 RUNS = {
     "study: flattened cells + LSTM": Config(arch="study-flat", weight_decay=0.0),
@@ -34,11 +35,10 @@ RUNS = {
 STUDY = "about 0.55 on validation data after 200 epochs"
 
 
-def run_one(job: tuple[str, Config, int | None]) -> dict:
+def run_one(job: tuple[str, Config, int | None], engine: Engine) -> dict:
     """One run of the comparison."""
     name, config, max_batches = job
-    torch.set_num_threads(1)
-    model, history, final = fit(config, progress=False, max_batches=max_batches)
+    model, history, final = fit(config, engine, progress=False, max_batches=max_batches)
     return {
         "name": name,
         "parameters": count_parameters(model),
@@ -49,12 +49,12 @@ def run_one(job: tuple[str, Config, int | None]) -> dict:
     }
 
 
-def run(epochs: int, jobs: int, max_batches: int | None = None, **changes) -> list[dict]:
+def compare(
+    epochs: int, jobs: int, engine: Engine, max_batches: int | None = None, **changes
+) -> list[dict] | None:
     """Every run of :data:`RUNS` for ``epochs``, with ``changes`` to their configs."""
     configs = [(n, replace(c, epochs=epochs, **changes), max_batches) for n, c in RUNS.items()]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        runs = pool.map(run_one, configs)
-        return list(tqdm(runs, total=len(configs), desc="image2text report", unit="run"))
+    return run_all(run_one, configs, jobs, engine, "image2text report")
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -115,3 +115,23 @@ def table(results: list[dict], command: str) -> str:
 
 def write_report(results: list[dict], out: Path, command: str) -> None:
     save_report(out, "image2text", results, table(results, command), plot)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=int, default=12, help="epochs of every run")
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each")
+    parser.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
+    parser.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches per run")
+    add_runtime_flags(parser)
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    epochs, strips = (2, DRY_RUN_STRIPS) if args.dry_run else (args.epochs, {})
+    out = out_dir(args, REPO / "reports", "image2text-report")
+    with Engine(runtime_from(args)) as engine:
+        max_batches = 2 if args.dry_run else None
+        results = compare(epochs, args.jobs, engine, max_batches, **strips)
+    if results is not None:
+        write_report(results, out, command)
+        print(table(results, command))
+        print(f"wrote {out}/image2text.md, .png, .json")

@@ -11,8 +11,8 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from training import arithmetic as ar
-from training.seq2seq import Attention, Baseline
+from training.data import arithmetic as ar
+from training.models.seq2seq import Attention, Baseline
 
 CELL = 28
 N_SYMBOLS = len(ar.SYMBOLS)
@@ -127,8 +127,8 @@ class CellClassifier(nn.Module):
         return {"symbols": self.read(strip)[1]}
 
 
-class Ours(nn.Module):
-    """A cell classifier whose reading feeds the attention seq2seq of the text model.
+class StripReader(nn.Module):
+    """Ours: a cell classifier whose reading feeds the attention seq2seq of the text model.
 
     One CNN is shared by the five cells; its symbol head is trained on each cell's label. The
     recurrent encoder-decoder computes the answer from the five cells' symbol probabilities
@@ -159,7 +159,7 @@ class Ours(nn.Module):
 ARCHITECTURES = {
     "study-flat": StudyFlat,
     "study-convlstm": StudyConvLSTM,
-    "ours": Ours,
+    "ours": StripReader,
     "cell-classifier": CellClassifier,
 }
 
@@ -167,7 +167,7 @@ ARCHITECTURES = {
 class Probabilities(nn.Module):
     """The exported form of ours: ``strip`` in, softmax ``answer`` and ``symbols`` out."""
 
-    def __init__(self, model: Ours):
+    def __init__(self, model: StripReader):
         super().__init__()
         self.model = model
 

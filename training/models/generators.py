@@ -100,16 +100,24 @@ class ConvVAE(nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mean, log_var = self.encode(images)
-        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
-        return self.decoder(z), mean, log_var
+        return self.decoder(reparameterise(mean, log_var)), mean, log_var
+
+
+def reparameterise(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """A draw of ``z ~ N(mean, exp(log_var))`` that gradients flow through (the VAE's trick)."""
+    return mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+
+
+def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL from ``N(mean, exp(log_var))`` to N(0, I), summed over the batch and the latent."""
+    return -0.5 * (1 + log_var - mean**2 - log_var.exp()).sum()
 
 
 def vae_loss(model: ConvVAE, images: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
     """BCE reconstruction summed over pixels plus ``beta`` x KL to N(0, I), per image."""
     recon, mean, log_var = model(images)
     bce = F.binary_cross_entropy(recon, images, reduction="sum")
-    kl = -0.5 * (1 + log_var - mean**2 - log_var.exp()).sum()
-    return (bce + beta * kl) / len(images)
+    return (bce + beta * kl_divergence(mean, log_var)) / len(images)
 
 
 class Generator(Decoder):
@@ -132,13 +140,11 @@ class Discriminator(nn.Module):
         return self.score(self.encoder(images))[:, 0]
 
 
-def discriminator_loss(
-    discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor
-) -> torch.Tensor:
-    """Non-saturating GAN loss of the discriminator: real images score high, fakes low."""
-    return F.softplus(-discriminator(real)).mean() + F.softplus(discriminator(fake.detach())).mean()
+def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Non-saturating GAN loss of a discriminator's logits: real images score high, fakes low."""
+    return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
 
 
-def generator_loss(discriminator: Discriminator, fake: torch.Tensor) -> torch.Tensor:
+def generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """Non-saturating GAN loss of the generator: ``-log D(fake)``, strong while D wins."""
-    return F.softplus(-discriminator(fake)).mean()
+    return F.softplus(-fake_scores).mean()

@@ -1,0 +1,106 @@
+"""Where and how a training command runs: the flags every command takes, with one meaning.
+
+This module imports no torch, so ``python -m training --help`` stays instant; the engine
+(:mod:`training.engine`) turns a :class:`Runtime` into a device, a precision and processes.
+"""
+
+import argparse
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+PRECISIONS = ("32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The runtime flags: none of them changes what a model learns, only where and how fast."""
+
+    device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
+    precision: str = "32"  # 32, or autocast to bf16 / fp16 (fp16 with a gradient scaler)
+    workers: int = 0  # DataLoader worker processes
+    compile: bool = False  # torch.compile the networks being trained
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "precision": self.precision, "workers": self.workers,
+                "compile": self.compile}  # fmt: skip
+
+
+def workers(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
+    """The same four flags on every training command."""
+    group = parser.add_argument_group("where and how to run (the same on every command)")
+    group.add_argument(
+        "--device",
+        default=Runtime.device,
+        help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps; under torchrun, "
+        "cuda means each process's own cuda:LOCAL_RANK",
+    )
+    group.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=Runtime.precision,
+        help="32-bit floats, or mixed precision by autocast (fp16 adds a gradient scaler)",
+    )
+    group.add_argument(
+        "--workers",
+        type=workers,
+        default=Runtime.workers,
+        help="DataLoader worker processes (0: batches are made in the training process); "
+        "every random draw is seeded per sample, so the result does not depend on it",
+    )
+    group.add_argument(
+        "--compile", action="store_true", help="torch.compile the networks being trained"
+    )
+
+
+def runtime_from(args: argparse.Namespace) -> Runtime:
+    return Runtime(args.device, args.precision, args.workers, args.compile)
+
+
+def add_run_flags(parser: argparse.ArgumentParser, dry_run: str) -> None:
+    """``--dry-run``, the run's folder and ``--resume``, then the runtime flags."""
+    parser.add_argument("--dry-run", action="store_true", help=dry_run)
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        help="checkpoints and TensorBoard events; default runs/<command> (a temp folder with "
+        "--dry-run)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the checkpoint in --run-dir"
+    )
+    add_runtime_flags(parser)
+
+
+def dry_run_folder(name: str) -> Path:
+    """A fresh temporary folder for what a ``--dry-run`` writes; under torchrun, the same one
+    in every process of the run (named by torchrun's run id)."""
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    if run_id is None:
+        return Path(tempfile.mkdtemp(prefix="genseq-dry-run-")) / name
+    agent = os.getppid()  # torchrun's agent: the parent of every local process
+    return Path(tempfile.gettempdir()) / f"genseq-dry-run-{run_id}-{agent}" / name
+
+
+def run_dir(args: argparse.Namespace, name: str) -> Path:
+    """The run's folder: ``--run-dir``, else ``runs/<name>``, or a temp folder for a dry run."""
+    if args.run_dir is not None:
+        return args.run_dir
+    return dry_run_folder(name) / "run" if args.dry_run else REPO / "runs" / name
+
+
+def out_dir(args: argparse.Namespace, default: Path, name: str) -> Path:
+    """Where a command writes its result: ``--out``, else ``default``, or a temp folder."""
+    if args.out is not None:
+        return args.out
+    return dry_run_folder(name) if args.dry_run else default

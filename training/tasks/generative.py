@@ -1,0 +1,397 @@
+"""Training the VAE and the DCGAN as people expect it: progress bars, a sample grid from fixed
+latents after every epoch, loss curves, TensorBoard, checkpoints with resume, fixed seeds.
+
+A run writes into its folder: ``samples/epoch_NNN.png``, ``losses.json`` and ``losses.png``,
+``checkpoint.pt`` (weights and optimiser states, loaded back with ``weights_only=True``) and
+``tensorboard/``. A VAE may then get a flow fitted to its latents (``--prior-epochs``, see
+:mod:`training.models.flow`), trained by the same engine. ``--export`` writes the generator.
+"""
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn  # noqa: E402
+from torch.utils.data import TensorDataset  # noqa: E402
+
+from service.png import tile  # noqa: E402
+from training.data.fashion import load_fashion  # noqa: E402
+from training.data.image_folders import load_images  # noqa: E402
+from training.engine import Engine, Task, Update, device_of  # noqa: E402
+from training.export import export_onnx, onnx_record, parity, training_record, write_card  # noqa: E402
+from training.models.flow import HIDDEN, LatentFlow, NegativeLogLikelihood, Sampler  # noqa: E402
+from training.models.generators import (  # noqa: E402
+    ConvVAE,
+    Discriminator,
+    Generator,
+    discriminator_loss,
+    generator_loss,
+    vae_loss,
+)
+from training.runtime import REPO, add_runtime_flags, dry_run_folder, runtime_from  # noqa: E402
+
+FASHION = "fashion-mnist"
+
+
+@dataclass
+class Config:
+    """Everything that determines a run; stored whole in the checkpoint and the model card."""
+
+    model: str = "vae"  # or "gan"
+    data: str = FASHION  # or a folder, zip or .npy of images (see training.data.image_folders)
+    size: int = 28
+    channels: int = 1
+    limit: int | None = None  # the first N images (the study used 20,000 CelebA faces)
+    latent: int = 32
+    filters: int = 32
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    beta: float = 1.0
+    ema: float = 0.999  # GAN: the generator sampled and exported is this moving average (0: off)
+    prior_epochs: int = 0  # VAE: epochs of a flow fitted to its latents (0: sample N(0, I) as is)
+    seed: int = 0
+    grid: int = 64  # samples per epoch's grid, from the same latents every epoch
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def training_pixels(config: Config) -> np.ndarray:
+    """uint8 ``[n, size, size, channels]``: Fashion-MNIST train, or the user's images."""
+    if config.data == FASHION:
+        if (config.size, config.channels) != (28, 1):
+            raise ValueError("Fashion-MNIST is 28x28 with 1 channel")
+        return load_fashion("train")[0][: config.limit, :, :, None]
+    return load_images(Path(config.data), config.size, config.channels, config.limit)
+
+
+def training_images(config: Config) -> torch.Tensor:
+    """float32 ``[n, channels, size, size]`` in 0..1."""
+    return as_float(torch.from_numpy(training_pixels(config)).permute(0, 3, 1, 2))
+
+
+def as_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images to float in 0..1, on whatever device they are."""
+    return images.float() / 255
+
+
+def sampler(models: dict[str, nn.Module]) -> nn.Module:
+    """The network that turns latents into images: the VAE's decoder (after its latent prior's,
+    if it has one), the GAN's averaged generator, or the GAN's generator if it is not averaged."""
+    if "prior" in models:
+        return Sampler(models["prior"], models["vae"].decoder)
+    if "vae" in models:
+        return models["vae"].decoder
+    averaged = models.get("generator_average")
+    return averaged.module if averaged is not None else models["generator"]
+
+
+class Encoder(nn.Module):
+    """Images -> mean and log-variance of the latent that `sampler` takes: the VAE's own, or
+    with a latent prior, mapped through the flow's inverse (the variance scaled as the flow
+    scales each coordinate)."""
+
+    def __init__(self, vae: ConvVAE, prior: LatentFlow | None = None):
+        super().__init__()
+        self.vae, self.prior = vae, prior
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_var = self.vae.encode(images)
+        if self.prior is None:
+            return mean, log_var
+        z, log_scale = self.prior.inverse(mean)
+        return z, log_var + 2 * log_scale
+
+
+def encoder(models: dict[str, nn.Module]) -> Encoder:
+    return Encoder(models["vae"], models.get("prior")).eval()
+
+
+def fixed_latents(config: Config) -> torch.Tensor:
+    """The latents of every epoch's grid (the same every epoch)."""
+    return torch.randn(config.grid, config.latent, generator=torch.Generator().manual_seed(0))
+
+
+def draw_samples(models: dict[str, nn.Module], config: Config) -> torch.Tensor:
+    """What `sampler` draws from the fixed latents, ``[grid, c, h, w]`` on the CPU."""
+    network = sampler(models).eval()
+    device = device_of(network)
+    with torch.no_grad():
+        return network(fixed_latents(config).to(device)).cpu()
+
+
+def grid(images: torch.Tensor) -> np.ndarray:
+    """``[n, c, h, w]`` in 0..1 as one uint8 picture, ``ceil(sqrt(n))`` images a row."""
+    pixels = (images.clamp(0, 1) * 255).round().byte().numpy()
+    return tile(pixels, int(np.ceil(np.sqrt(len(images)))))
+
+
+def save_samples(models: dict[str, nn.Module], config: Config, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid(draw_samples(models, config))).save(path)
+
+
+def plot_losses(history: list[dict], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key in history[0]:
+        if key.startswith("loss"):
+            ax.plot([h["epoch"] for h in history], [h[key] for h in history], marker=".", label=key)
+    ax.set(xlabel="epoch", ylabel="training loss (mean per batch)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+class ImageTask(Task):
+    """What the VAE and the DCGAN share: the images, the per-epoch grid and curves, the config."""
+
+    def __init__(self, config: Config):
+        self.settings, self.name = config, config.model
+        self.seed, self.batch_size, self.epochs = config.seed, config.batch_size, config.epochs
+        self.pixels = torch.from_numpy(training_pixels(config)).permute(0, 3, 1, 2).contiguous()
+        self.drop_last = True  # as many whole batches as fit (an epoch has at least one)
+
+    def dataset(self) -> TensorDataset:
+        return TensorDataset(self.pixels)  # uint8: a 64x64 RGB set stays a quarter the size
+
+    def images(self) -> torch.Tensor:
+        return draw_samples(self.models, self.settings)
+
+    def end_epoch(self, history: list[dict], run_dir: Path) -> None:
+        epoch = history[-1]["epoch"]
+        save_samples(self.models, self.settings, run_dir / "samples" / f"epoch_{epoch:03d}.png")
+        (run_dir / "losses.json").write_text(json.dumps(history, indent=1) + "\n")
+        plot_losses(history, run_dir / "losses.png")
+
+    def config(self) -> dict:
+        return self.settings.to_dict()
+
+
+class VAETask(ImageTask):
+    """BCE reconstruction + ``beta`` x KL, Adam at a constant learning rate."""
+
+    def build(self) -> dict[str, nn.Module]:
+        c = self.settings
+        return {"vae": ConvVAE(c.size, c.channels, c.latent, c.filters)}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"vae": torch.optim.Adam(self.models["vae"].parameters(), self.settings.lr)}
+
+    def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
+        images = as_float(batch[0])
+        return {"loss": update("vae", vae_loss(nets["vae"], images, self.settings.beta))}
+
+
+class GANTask(ImageTask):
+    """Non-saturating DCGAN, both networks under Adam (0.5, 0.999), and with ``ema`` a moving
+    average of the generator's weights and BatchNorm statistics, which smooths the step-to-step
+    wobble of adversarial training out of the samples."""
+
+    def build(self) -> dict[str, nn.Module]:
+        c = self.settings
+        generator = Generator(c.latent, c.size, c.channels, c.filters)
+        models = {"generator": generator, "discriminator": Discriminator(c.size, c.channels,
+                                                                        c.filters)}  # fmt: skip
+        if c.ema:
+            averaging = get_ema_multi_avg_fn(c.ema)
+            models["generator_average"] = AveragedModel(generator, multi_avg_fn=averaging,
+                                                        use_buffers=True)  # fmt: skip
+        return models
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {name: torch.optim.Adam(self.models[name].parameters(), self.settings.lr,
+                                       betas=(0.5, 0.999))
+                for name in ("generator", "discriminator")}  # fmt: skip
+
+    def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
+        real = as_float(batch[0])
+        generator, discriminator = nets["generator"], nets["discriminator"]
+        fake = generator(torch.randn(len(real), self.settings.latent, device=real.device))
+        d_loss = discriminator_loss(discriminator(real), discriminator(fake.detach()))
+        d_value = update("discriminator", d_loss)
+        g_loss = generator_loss(discriminator(fake))  # scored by the discriminator just updated
+        return {"loss": update("generator", g_loss), "loss_discriminator": d_value}
+
+    def after_step(self) -> None:
+        if "generator_average" in self.models:
+            self.models["generator_average"].update_parameters(self.models["generator"])
+
+
+def cosine_by_epoch(optimizer, steps_per_epoch: int, epochs: int, last_step: int):
+    """Cosine annealing to 0 over the epochs, the rate fixed within an epoch."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: 0.5 * (1 + math.cos(math.pi * (step // steps_per_epoch) / epochs)),
+        last_epoch=last_step,
+    )
+
+
+class LatentPriorTask(Task):
+    """A RealNVP flow fitted by maximum likelihood to the VAE encoder's means."""
+
+    name = "latent prior"
+    batch_size = 256
+    lr = 1e-3
+
+    def __init__(self, codes: torch.Tensor, epochs: int, seed: int, hidden: int):
+        self.codes, self.epochs, self.seed, self.hidden = codes, epochs, seed, hidden
+
+    def build(self) -> dict[str, nn.Module]:
+        return {"prior": NegativeLogLikelihood(LatentFlow(self.codes, hidden=self.hidden))}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"prior": torch.optim.Adam(self.models["prior"].parameters(), self.lr)}
+
+    def schedule(self, name: str):
+        return cosine_by_epoch
+
+    def dataset(self) -> TensorDataset:
+        return TensorDataset(self.codes)
+
+    def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
+        return {"loss": update("prior", nets["prior"](batch[0]))}
+
+
+def fit_latent_prior(
+    codes: torch.Tensor,
+    epochs: int,
+    engine: Engine | None = None,
+    progress: bool = True,
+    seed: int = 0,
+    hidden: int = HIDDEN,
+) -> tuple[LatentFlow, list[float]]:
+    """The flow fitted to ``codes`` ``[n, latent]``, and the mean loss of each epoch."""
+    task = LatentPriorTask(codes, epochs, seed, hidden)
+    history = (engine or Engine.local()).fit(task, progress=progress)
+    return task.models["prior"].flow.eval(), [h["loss"] for h in history]
+
+
+def add_latent_prior(models: dict, config: Config, engine: Engine, run_dir: Path,
+                     progress: bool) -> dict[str, float]:  # fmt: skip
+    """Fit a flow to the encoder's means of the training images, put it in ``models["prior"]``,
+    save a grid of what it samples."""
+    started = time.perf_counter()
+    vae = models["vae"].eval()
+    with torch.no_grad():
+        codes = torch.cat([vae.encode(batch)[0] for batch in training_images(config).split(1000)])
+    models["prior"], losses = fit_latent_prior(codes, config.prior_epochs, engine, progress,
+                                               config.seed)  # fmt: skip
+    if engine.is_main:
+        save_samples(models, config, run_dir / "samples" / "latent_prior.png")
+    return {"prior_loss": losses[-1], "prior_seconds": round(time.perf_counter() - started, 3)}
+
+
+def fit(
+    config: Config,
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    max_batches: int | None = None,
+    engine: Engine | None = None,
+) -> tuple[dict[str, nn.Module], list[dict]]:
+    """Train, or with ``resume`` continue the run in ``run_dir``; returns the models and losses."""
+    engine = engine or Engine.local()
+    task = (VAETask if config.model == "vae" else GANTask)(config)
+    history = engine.fit(task, run_dir, resume, progress, max_batches)
+    models = dict(task.models)
+    if config.model == "vae" and config.prior_epochs:  # refitted on resume: it takes minutes
+        history[-1].update(add_latent_prior(models, config, engine, run_dir, progress))
+        if engine.is_main:
+            (run_dir / "losses.json").write_text(json.dumps(history, indent=1) + "\n")
+    return models, history
+
+
+LATENT_FROM_SEED = "numpy.random.default_rng(seed).standard_normal((n, latent), dtype=float32)"
+
+
+def export_generator(
+    models: dict[str, torch.nn.Module],
+    config: Config,
+    history: list[dict],
+    seconds: float,
+    out: Path,
+    command: str,
+    engine: Engine,
+) -> dict:
+    """Write ``out/model.onnx`` (latents to images) and its card."""
+    decoder = sampler(models).eval()
+    kind = "Decoder of a convolutional VAE" if config.model == "vae" else "DCGAN generator"
+    if "prior" in models:
+        kind += ", after a flow fitted to its latents"
+    z = np.random.default_rng(0).standard_normal((4, config.latent), dtype=np.float32)
+    export_onnx(decoder, {"z": torch.from_numpy(z)}, out / "model.onnx", ["images"])
+    card = {
+        "task": config.model,
+        "description": (
+            f"{kind}: latent vectors to {config.size}x{config.size} images, "
+            f"{config.channels} channel(s)."
+        ),
+        "latent": config.latent,
+        "latent_from_seed": LATENT_FROM_SEED,
+        "image": {"size": config.size, "channels": config.channels, "range": "0..1"},
+        "dataset": {"data": config.data, "limit": config.limit},
+        "training": training_record(command, config.to_dict(), seconds, history, engine),
+        "metrics": {"onnx_parity_max_abs_diff": parity(decoder, out / "model.onnx", {"z": z})},
+    }
+    if config.model == "vae":
+        card["encoder"] = export_encoder(models, config, out / "encoder.onnx")
+        card["metrics"]["encoder_onnx_parity_max_abs_diff"] = card["encoder"].pop("parity")
+    return write_card(out, card)
+
+
+def export_encoder(models: dict[str, torch.nn.Module], config: Config, path: Path) -> dict:
+    """Write ``encoder.onnx``; its card record, with the parity measured on random images."""
+    network = encoder(models)
+    shape = (4, config.channels, config.size, config.size)
+    images = np.random.default_rng(0).random(shape, dtype=np.float32)
+    export_onnx(network, {"images": torch.from_numpy(images)}, path, ["mean", "log_var"])
+    return {**onnx_record(path), "parity": parity(network, path, {"images": images})}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", choices=["vae", "gan"], default=Config.model)
+    parser.add_argument("--data", default=Config.data, help="fashion-mnist, or a folder/zip/.npy")
+    for name in ("size", "channels", "limit", "latent", "filters", "epochs", "batch_size",
+                 "prior_epochs", "seed"):  # fmt: skip
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(Config, name))
+    for name in ("lr", "beta", "ema"):
+        parser.add_argument(f"--{name}", type=float, default=getattr(Config, name))
+    parser.add_argument("--out", type=Path, help="the run's folder; default: runs/<model>")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--export", type=Path, help="also write the generator to this folder")
+    parser.add_argument("--dry-run", action="store_true", help="at most 2 epochs of 2 batches")
+    add_runtime_flags(parser)
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    fields = {f: getattr(args, f) for f in Config.__dataclass_fields__ if hasattr(args, f)}
+    if args.dry_run:
+        fields |= {"epochs": min(args.epochs, 2), "prior_epochs": min(args.prior_epochs, 1)}
+    config = Config(**fields)
+    default = dry_run_folder("generative") if args.dry_run else REPO / "runs" / config.model
+    run_dir = args.out or default
+    with Engine(runtime_from(args)) as engine:
+        models, history = fit(config, run_dir, args.resume, True, 2 if args.dry_run else None,
+                              engine)  # fmt: skip
+        if not engine.is_main:
+            return
+        print(f"wrote {run_dir}: samples/, losses.json, losses.png, checkpoint.pt; {history[-1]}")
+        if args.export:
+            # Training time is the sum of the epochs' times, so a resumed run counts every leg.
+            seconds = sum(h.get("seconds", 0.0) + h.get("prior_seconds", 0.0) for h in history)
+            export_generator(models, config, history, seconds, args.export, command, engine)
+            print(f"exported {args.export}")

