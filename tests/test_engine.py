@@ -142,3 +142,11 @@ def test_bf16_runs_the_recurrent_text_model(tmp_path):
     main([*TEXT, "--precision", "bf16", "--out", str(tmp_path / "model"),
           "--run-dir", str(tmp_path / "run")])  # fmt: skip
     assert (tmp_path / "model" / "model.onnx").is_file()
+
+
+def test_compile_trains_the_judge(tmp_path):
+    main(["judge", "--dry-run", "--compile", "--out", str(tmp_path / "judge"),
+          "--run-dir", str(tmp_path / "run")])  # fmt: skip
+    card = json.loads((tmp_path / "judge" / "card.json").read_text())
+    assert card["training"]["runtime"]["compile"] is True
+    assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-5  # exported from the plain module

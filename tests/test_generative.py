@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from training.engine import Launch
 from training.tasks.generative import Config, fit, grid, sampler
 
 
@@ -22,7 +23,7 @@ def faces(tmp_path):
 def test_a_tiny_run_writes_what_people_look_at(model, faces, tmp_path):
     config = Config(model=model, data=str(faces), size=32, channels=3, latent=8, filters=8,
                     epochs=2, batch_size=16, grid=9)  # fmt: skip
-    _, history = fit(config, tmp_path / "run", progress=False, max_batches=2)
+    _, history = fit(config, Launch.local(run_dir=tmp_path / "run", progress=False, max_batches=2))
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(np.isfinite(v) for h in history for v in h.values())
     files = {p.relative_to(tmp_path / "run").as_posix() for p in (tmp_path / "run").rglob("*")}
@@ -34,14 +35,19 @@ def test_a_tiny_run_writes_what_people_look_at(model, faces, tmp_path):
 def test_resume_continues_where_the_run_stopped(model, faces, tmp_path):
     config = Config(model=model, data=str(faces), size=32, channels=3, latent=8, filters=8,
                     epochs=1, batch_size=16)  # fmt: skip
-    fit(config, tmp_path / "run", progress=False, max_batches=2)
+    fit(config, Launch.local(run_dir=tmp_path / "run", progress=False, max_batches=2))
     longer = Config(**{**config.to_dict(), "epochs": 3})
-    _, history = fit(longer, tmp_path / "run", resume=True, progress=False, max_batches=2)
+    _, history = fit(
+        longer, Launch.local(run_dir=tmp_path / "run", resume=True, progress=False, max_batches=2)
+    )
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert json.loads((tmp_path / "run" / "losses.json").read_text()) == history
     other = Config(**{**config.to_dict(), "latent": 4})
     with pytest.raises(ValueError, match="another config"):
-        fit(other, tmp_path / "run", resume=True, progress=False, max_batches=2)
+        fit(
+            other,
+            Launch.local(run_dir=tmp_path / "run", resume=True, progress=False, max_batches=2),
+        )
 
 
 def test_grid_lays_images_out_as_the_service_does():
@@ -65,14 +71,16 @@ def test_command_line_dry_run_on_user_images(faces, tmp_path):
 def test_the_gan_samples_from_its_moving_average(faces, tmp_path):
     config = Config(model="gan", data=str(faces), size=32, channels=3, latent=8, filters=8,
                     epochs=1, batch_size=16, ema=0.5)  # fmt: skip
-    models, _ = fit(config, tmp_path / "run", progress=False, max_batches=3)
+    models, _ = fit(config, Launch.local(run_dir=tmp_path / "run", progress=False, max_batches=3))
     averaged, trained = sampler(models), models["generator"]
     assert averaged is not trained
     z = torch.randn(4, 8)
     with torch.no_grad():
         assert not torch.allclose(averaged.eval()(z), trained.eval()(z))
-    plain, _ = fit(Config(**{**config.to_dict(), "ema": 0.0}), tmp_path / "plain",
-                   progress=False, max_batches=3)  # fmt: skip
+    plain, _ = fit(
+        Config(**{**config.to_dict(), "ema": 0.0}),
+        Launch.local(run_dir=tmp_path / "plain", progress=False, max_batches=3),
+    )
     assert sampler(plain) is plain["generator"]
 
 

@@ -10,6 +10,7 @@ from PIL import Image
 
 from training.__main__ import main
 from training.data import arithmetic as ar
+from training.engine import Launch
 from training.export import export_onnx, sha256
 from training.models.seq2seq import Attention, count_parameters
 from training.models.strip_readers import (
@@ -93,7 +94,7 @@ def test_evaluation_sets_are_padded_each_way_and_hold_unseen_queries():
 
 def test_a_tiny_fit_lowers_the_loss():
     config = Config(epochs=3, batch_size=32, eval_strips=20, unseen_strips=10)
-    model, history, final = fit(config, progress=False, max_batches=6)
+    model, history, final = fit(config, Launch.local(progress=False, max_batches=6))
     assert isinstance(model, StripReader) and len(history) == 3
     assert history[-1]["loss"] < history[0]["loss"]
     assert {"answer_exact_match", "expression_exact_match_left_padded"} <= set(final)

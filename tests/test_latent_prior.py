@@ -4,7 +4,7 @@ exactly, and the exported sampler and encoder chain it with the VAE."""
 import numpy as np
 import torch
 
-from training.engine import Engine
+from training.engine import Engine, Launch
 from training.models.flow import LatentFlow, Sampler
 from training.tasks.generative import Config, encoder, fit, fit_latent_prior, sampler
 
@@ -15,7 +15,7 @@ def test_samples_of_n01_land_where_the_codes_lie():
     torch.manual_seed(0)
     mix = torch.tensor([[1.0, 0.9, 0.0], [0.0, 0.4, 0.0], [0.0, 0.0, 1.0]])
     codes = torch.randn(4000, 3) @ mix * torch.tensor([0.2, 1.0, 3.0]) + torch.tensor([3, -2, 0])
-    prior, losses = fit_latent_prior(codes, epochs=30, hidden=64, progress=False)
+    prior, losses = fit_latent_prior(codes, 30, Launch.local(progress=False), hidden=64)
     assert losses[-1] < losses[0]
     with torch.no_grad():
         samples = prior(torch.randn(4000, 3))
@@ -31,7 +31,9 @@ def test_a_vae_run_with_a_latent_prior_samples_and_encodes_through_it(tmp_path):
     np.save(faces, np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8))
     config = Config(model="vae", data=str(faces), size=32, channels=3, latent=8, filters=8,
                     epochs=1, batch_size=16, grid=9, prior_epochs=2)  # fmt: skip
-    models, history = fit(config, tmp_path / "run", progress=False, max_batches=2)
+    models, history = fit(
+        config, Launch.local(run_dir=tmp_path / "run", progress=False, max_batches=2)
+    )
     assert isinstance(models["prior"], LatentFlow)
     assert {"prior_loss", "prior_seconds"} <= history[-1].keys()
     assert (tmp_path / "run" / "samples" / "latent_prior.png").is_file()
@@ -55,7 +57,9 @@ def test_the_export_chains_both_stages_and_the_service_loads_it(tmp_path):
     np.save(faces, np.random.default_rng(1).integers(0, 256, (32, 28, 28, 1), dtype=np.uint8))
     config = Config(model="vae", data=str(faces), latent=4, filters=4, epochs=1, batch_size=16,
                     prior_epochs=1)  # fmt: skip
-    models, history = fit(config, tmp_path / "run", progress=False, max_batches=1)
+    models, history = fit(
+        config, Launch.local(run_dir=tmp_path / "run", progress=False, max_batches=1)
+    )
     card = export_generator(
         models, config, history, 1.0, tmp_path / "tiny-vae", "test", Engine.local()
     )

@@ -11,6 +11,7 @@ from training.__main__ import main
 from training.data import arithmetic as ar
 from training.data.cells import CELL_SYMBOLS, labelled_cells
 from training.data.mnist import load_mnist
+from training.engine import Launch
 from training.evaluation.glyph_judge import (
     GlyphJudge,
     answers_as_cells,
@@ -124,7 +125,7 @@ def test_answer_targets_are_left_aligned_handwriting():
 @pytest.mark.parametrize("objective", ["cvae", "gan", "study"])
 def test_each_objective_trains_a_few_batches(objective, judge):
     config = Config(objective=objective, epochs=1, latent=8, width=8)
-    model, history = fit_writer(config, judge, progress=False, max_batches=2)
+    model, history = fit_writer(config, judge, Launch.local(progress=False, max_batches=2))
     assert len(history) == 1 and np.isfinite(history[0]["loss"])
     expected = StudyRenderer if objective == "study" else CellDecoder
     assert isinstance(model, expected) and not model.training

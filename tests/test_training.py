@@ -9,6 +9,7 @@ import torch
 
 from training.__main__ import main
 from training.data import arithmetic as ar
+from training.engine import Launch
 from training.export import WithSoftmax, export_onnx, sha256
 from training.models.seq2seq import ARCHITECTURES, count_parameters
 from training.tasks.text2text import Config, fit
@@ -28,7 +29,7 @@ def test_models_map_queries_to_answer_logits(arch):
 
 def test_a_short_run_learns_something():
     config = Config(arch="baseline", train_fraction=0.5, epochs=3, curve_queries=200)
-    _, history, final = fit(config, progress=False, max_batches=20)
+    _, history, final = fit(config, Launch.local(progress=False, max_batches=20))
     assert len(history) == 3
     assert history[-1]["loss"] < history[0]["loss"]
     assert set(final) == {"exact_match"} | {f"exact_match_{side}_padded" for side in ar.PADDINGS}

@@ -15,10 +15,11 @@ the epoch, so a run written by N processes resumes on M.
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -28,13 +29,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from training.runtime import Runtime
+from training.runtime import DRY_RUN_BATCHES, Runtime, runtime_from
 
 AUTOCAST = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 CHECKPOINT = "checkpoint.pt"
 LOG_EVERY = 20  # optimiser steps between TensorBoard loss points
 
 Update = Callable[[str, torch.Tensor], float]
+Result = TypeVar("Result")
 
 
 class DeviceError(RuntimeError):
@@ -438,3 +440,46 @@ class OneModelTask(Task):
 
     def config(self) -> dict:
         return self.settings.to_dict()
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How one command trains: on which engine, where checkpoints go (``run_dir``), whether it
+    resumes, shows progress, and how many batches an epoch may take (``--dry-run``)."""
+
+    engine: Engine
+    run_dir: Path | None = None
+    resume: bool = False
+    progress: bool = True
+    max_batches: int | None = None
+
+    @classmethod
+    def local(cls, **fields: Any) -> "Launch":
+        """One process on the CPU (for runs side by side, tests and library callers)."""
+        return cls(Engine.local(), **fields)
+
+    def fit(self, task: Task) -> list[dict]:
+        return self.engine.fit(task, self.run_dir, self.resume, self.progress, self.max_batches)
+
+    def part(self, name: str) -> "Launch":
+        """The same launch for one part of a command (its checkpoints in ``run_dir/name``)."""
+        return replace(self, run_dir=self.run_dir and self.run_dir / name)
+
+
+@contextmanager
+def launch_for(args: Any, run_dir: Path) -> Iterator[Launch]:
+    """The launch a command line asks for (its runtime flags, ``--resume``, ``--dry-run``), on
+    an engine set up for the command and closed after it."""
+    with Engine(runtime_from(args)) as engine:
+        yield Launch(engine, run_dir, args.resume, True, DRY_RUN_BATCHES if args.dry_run else None)
+
+
+def timed(call: Callable[[], Result]) -> tuple[Result, float]:
+    """What ``call()`` returns, and the wall-clock seconds it took (a card's training time)."""
+    started = time.perf_counter()
+    return call(), time.perf_counter() - started
+
+
+def held_out_scores(history: list[dict]) -> dict[str, float]:
+    """The last epoch's held-out scores (its record without the training bookkeeping)."""
+    return {k: v for k, v in history[-1].items() if k not in ("epoch", "loss", "seconds", "lr")}

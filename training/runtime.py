@@ -67,6 +67,34 @@ def runtime_from(args: argparse.Namespace) -> Runtime:
     return Runtime(args.device, args.precision, args.workers, args.compile)
 
 
+DRY_RUN_BATCHES = 2  # batches an epoch of a --dry-run
+FLAG_HELP = {
+    "batch_size": "per process: the global batch is this x the number of processes",
+    "train_fraction": "the share of the 20,000 queries trained on",
+}
+
+
+def add_config_flags(parser: argparse.ArgumentParser, defaults: object, *names: str) -> None:
+    """``--name`` for each field of a config dataclass, its default and type from ``defaults``."""
+    for name in names:
+        default = getattr(defaults, name)
+        kind = int if default is None else type(default)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
+                            help=FLAG_HELP.get(name))  # fmt: skip
+
+
+def config_from(args: argparse.Namespace, config_class: type) -> object:
+    """The config dataclass with every field that the command line has a flag for."""
+    fields = config_class.__dataclass_fields__
+    return config_class(**{f: getattr(args, f) for f in fields if hasattr(args, f)})
+
+
+def add_out_flag(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--out", type=Path, help=f"default: {default} (a temp folder with --dry-run)"
+    )
+
+
 def add_run_flags(parser: argparse.ArgumentParser, dry_run: str) -> None:
     """``--dry-run``, the run's folder and ``--resume``, then the runtime flags."""
     parser.add_argument("--dry-run", action="store_true", help=dry_run)
@@ -79,6 +107,14 @@ def add_run_flags(parser: argparse.ArgumentParser, dry_run: str) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue from the checkpoint in --run-dir"
     )
+    add_runtime_flags(parser)
+
+
+def add_study_flags(parser: argparse.ArgumentParser, dry_run: str) -> None:
+    """The flags of a study (many runs, one report under ``reports/``), then the runtime flags."""
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each")
+    add_out_flag(parser, "reports/")
+    parser.add_argument("--dry-run", action="store_true", help=dry_run)
     add_runtime_flags(parser)
 
 

@@ -24,10 +24,10 @@ from PIL import Image  # noqa: E402
 
 from service.latents import from_seed, path  # noqa: E402
 from training.data.fashion import load_fashion  # noqa: E402
-from training.engine import Engine  # noqa: E402
+from training.engine import Engine, Launch  # noqa: E402
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
-from training.runtime import REPO, add_runtime_flags, out_dir, runtime_from  # noqa: E402
+from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
 from training.tasks.generative import FASHION, Config, encoder, fit, sampler, training_images  # noqa: E402
 
 LATENTS = {"vae": (32, 64, 128), "gan": (64, 128, 256)}
@@ -55,7 +55,7 @@ def run_one(job: tuple[Config, Path, Path, int | None], engine: Engine) -> dict:
     """Train one run; write its first and last grids and its interpolation row into ``assets``."""
     config, run_dir, assets, max_batches = job
     started = time.perf_counter()
-    models, history = fit(config, run_dir, False, False, max_batches, engine)
+    models, history = fit(config, Launch(engine, run_dir, progress=False, max_batches=max_batches))
     seconds = time.perf_counter() - started
     name = f"{config.model}-{config.latent}"
     shutil.copy(run_dir / "samples" / "epoch_001.png", assets / f"{name}-first.png")
@@ -158,10 +158,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=Config.data, help="as for generative")
     parser.add_argument("--size", type=int, default=Config.size)
     parser.add_argument("--channels", type=int, default=Config.channels)
-    parser.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each")
-    parser.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
-    parser.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches a run")
-    add_runtime_flags(parser)
+    add_study_flags(parser, dry_run="2 epochs of 2 batches a run")
 
 
 def run(args: argparse.Namespace, command: str) -> None:

@@ -17,11 +17,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from training.engine import Engine  # noqa: E402
+from training.engine import Engine, Launch  # noqa: E402
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
 from training.models.seq2seq import count_parameters  # noqa: E402
-from training.runtime import REPO, add_runtime_flags, out_dir, runtime_from  # noqa: E402
+from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
 from training.tasks.image2text import DRY_RUN_STRIPS, Config, fit  # noqa: E402
 
 RUNS = {
@@ -38,7 +38,7 @@ STUDY = "about 0.55 on validation data after 200 epochs"
 def run_one(job: tuple[str, Config, int | None], engine: Engine) -> dict:
     """One run of the comparison."""
     name, config, max_batches = job
-    model, history, final = fit(config, engine, progress=False, max_batches=max_batches)
+    model, history, final = fit(config, Launch(engine, progress=False, max_batches=max_batches))
     return {
         "name": name,
         "parameters": count_parameters(model),
@@ -119,10 +119,7 @@ def write_report(results: list[dict], out: Path, command: str) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=12, help="epochs of every run")
-    parser.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each")
-    parser.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
-    parser.add_argument("--dry-run", action="store_true", help="2 epochs of 2 batches per run")
-    add_runtime_flags(parser)
+    add_study_flags(parser, dry_run="2 epochs of 2 batches per run")
 
 
 def run(args: argparse.Namespace, command: str) -> None:

@@ -16,10 +16,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from training.data import arithmetic as ar  # noqa: E402
-from training.engine import Engine  # noqa: E402
+from training.engine import Engine, Launch  # noqa: E402
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
-from training.runtime import REPO, add_runtime_flags, out_dir, runtime_from  # noqa: E402
+from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
 from training.tasks.text2text import Config, fit  # noqa: E402
 
 RATIOS = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
@@ -40,7 +40,7 @@ def epochs_for(fraction: float, steps: int, batch_size: int, paddings: int) -> i
 
 def run_one(config: Config, engine: Engine) -> dict:
     """One point of the sweep."""
-    _, history, final = fit(config, engine, progress=False)
+    _, history, final = fit(config, Launch(engine, progress=False))
     return {
         "arch": config.arch,
         "train_fraction": config.train_fraction,
@@ -140,10 +140,7 @@ def write_report(results: list[dict], out: Path, steps: int) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ratios", type=float, nargs="+", default=None)
     parser.add_argument("--steps", type=int, default=10000, help="optimiser steps per run")
-    parser.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each")
-    parser.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
-    parser.add_argument("--dry-run", action="store_true", help="two ratios, 4 steps each")
-    add_runtime_flags(parser)
+    add_study_flags(parser, dry_run="two ratios, 4 steps each")
 
 
 def run(args: argparse.Namespace, command: str) -> None:

@@ -16,13 +16,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from training.data import arithmetic as ar  # noqa: E402
-from training.engine import Engine  # noqa: E402
+from training.engine import Engine, Launch  # noqa: E402
 from training.evaluation.glyph_judge import GlyphJudge, copy_check, grade_renders  # noqa: E402
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
 from training.models.cell_writers import Renderer  # noqa: E402
 from training.models.seq2seq import count_parameters  # noqa: E402
-from training.runtime import REPO, add_runtime_flags, out_dir, runtime_from  # noqa: E402
+from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
 from training.tasks import text2text  # noqa: E402
 from training.tasks.text2image import (  # noqa: E402
     DEFAULTS,
@@ -46,10 +46,11 @@ GRADED = 4000
 def train_part(job: tuple[str, object, int | None], engine: Engine) -> tuple[str, object, list]:
     """One part: the speller (``name == "speller"``) or a writer's decoder."""
     name, config, max_batches = job
+    launch = Launch(engine, progress=False, max_batches=max_batches)
     if name == "speller":
-        model, history, _ = text2text.fit(config, engine, progress=False, max_batches=max_batches)
+        model, history, _ = text2text.fit(config, launch)
     else:
-        model, history = fit_writer(config, GlyphJudge(), engine, False, max_batches)
+        model, history = fit_writer(config, GlyphJudge(), launch)
     return name, model, history
 
 
@@ -156,10 +157,7 @@ def write_report(results: list[dict], out: Path, command: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--jobs", type=int, default=2, help="parts trained side by side")
-    parser.add_argument("--out", type=Path, help="default: reports/ (a temp folder with --dry-run)")
-    parser.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches per part")
-    add_runtime_flags(parser)
+    add_study_flags(parser, dry_run="1 epoch of 2 batches per part")
 
 
 def run(args: argparse.Namespace, command: str) -> None:

@@ -11,7 +11,7 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import matplotlib
@@ -28,7 +28,7 @@ from torch.utils.data import TensorDataset  # noqa: E402
 from service.png import tile  # noqa: E402
 from training.data.fashion import load_fashion  # noqa: E402
 from training.data.image_folders import load_images  # noqa: E402
-from training.engine import Engine, Task, Update, device_of  # noqa: E402
+from training.engine import Engine, Launch, Task, Update, device_of, launch_for  # noqa: E402
 from training.export import export_onnx, onnx_record, parity, training_record, write_card  # noqa: E402
 from training.models.flow import HIDDEN, LatentFlow, NegativeLogLikelihood, Sampler  # noqa: E402
 from training.models.generators import (  # noqa: E402
@@ -39,7 +39,13 @@ from training.models.generators import (  # noqa: E402
     generator_loss,
     vae_loss,
 )
-from training.runtime import REPO, add_runtime_flags, dry_run_folder, runtime_from  # noqa: E402
+from training.runtime import (  # noqa: E402
+    REPO,
+    add_config_flags,
+    add_runtime_flags,
+    config_from,
+    dry_run_folder,
+)
 
 FASHION = "fashion-mnist"
 
@@ -269,49 +275,41 @@ class LatentPriorTask(Task):
 def fit_latent_prior(
     codes: torch.Tensor,
     epochs: int,
-    engine: Engine | None = None,
-    progress: bool = True,
+    launch: Launch | None = None,
     seed: int = 0,
     hidden: int = HIDDEN,
 ) -> tuple[LatentFlow, list[float]]:
-    """The flow fitted to ``codes`` ``[n, latent]``, and the mean loss of each epoch."""
+    """The flow fitted to ``codes`` ``[n, latent]``, and the mean loss of each epoch. It has no
+    checkpoint of its own (it is refitted in minutes) and runs every batch even in a dry run."""
+    launch = replace(launch or Launch.local(), run_dir=None, resume=False, max_batches=None)
     task = LatentPriorTask(codes, epochs, seed, hidden)
-    history = (engine or Engine.local()).fit(task, progress=progress)
+    history = launch.fit(task)
     return task.models["prior"].flow.eval(), [h["loss"] for h in history]
 
 
-def add_latent_prior(models: dict, config: Config, engine: Engine, run_dir: Path,
-                     progress: bool) -> dict[str, float]:  # fmt: skip
+def add_latent_prior(models: dict, config: Config, launch: Launch) -> dict[str, float]:
     """Fit a flow to the encoder's means of the training images, put it in ``models["prior"]``,
     save a grid of what it samples."""
     started = time.perf_counter()
     vae = models["vae"].eval()
     with torch.no_grad():
         codes = torch.cat([vae.encode(batch)[0] for batch in training_images(config).split(1000)])
-    models["prior"], losses = fit_latent_prior(codes, config.prior_epochs, engine, progress,
-                                               config.seed)  # fmt: skip
-    if engine.is_main:
-        save_samples(models, config, run_dir / "samples" / "latent_prior.png")
+    models["prior"], losses = fit_latent_prior(codes, config.prior_epochs, launch, config.seed)
+    if launch.engine.is_main:
+        save_samples(models, config, launch.run_dir / "samples" / "latent_prior.png")
     return {"prior_loss": losses[-1], "prior_seconds": round(time.perf_counter() - started, 3)}
 
 
-def fit(
-    config: Config,
-    run_dir: Path,
-    resume: bool = False,
-    progress: bool = True,
-    max_batches: int | None = None,
-    engine: Engine | None = None,
-) -> tuple[dict[str, nn.Module], list[dict]]:
-    """Train, or with ``resume`` continue the run in ``run_dir``; returns the models and losses."""
-    engine = engine or Engine.local()
+def fit(config: Config, launch: Launch) -> tuple[dict[str, nn.Module], list[dict]]:
+    """Train, or with ``resume`` continue the run in the launch's ``run_dir`` (which a
+    generative run always has); returns the models and the losses."""
     task = (VAETask if config.model == "vae" else GANTask)(config)
-    history = engine.fit(task, run_dir, resume, progress, max_batches)
+    history = launch.fit(task)
     models = dict(task.models)
     if config.model == "vae" and config.prior_epochs:  # refitted on resume: it takes minutes
-        history[-1].update(add_latent_prior(models, config, engine, run_dir, progress))
-        if engine.is_main:
-            (run_dir / "losses.json").write_text(json.dumps(history, indent=1) + "\n")
+        history[-1].update(add_latent_prior(models, config, launch))
+        if launch.engine.is_main:
+            (launch.run_dir / "losses.json").write_text(json.dumps(history, indent=1) + "\n")
     return models, history
 
 
@@ -365,11 +363,8 @@ def export_encoder(models: dict[str, torch.nn.Module], config: Config, path: Pat
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=["vae", "gan"], default=Config.model)
     parser.add_argument("--data", default=Config.data, help="fashion-mnist, or a folder/zip/.npy")
-    for name in ("size", "channels", "limit", "latent", "filters", "epochs", "batch_size",
-                 "prior_epochs", "seed"):  # fmt: skip
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(Config, name))
-    for name in ("lr", "beta", "ema"):
-        parser.add_argument(f"--{name}", type=float, default=getattr(Config, name))
+    add_config_flags(parser, Config, "size", "channels", "limit", "latent", "filters", "epochs",
+                     "batch_size", "prior_epochs", "seed", "lr", "beta", "ema")  # fmt: skip
     parser.add_argument("--out", type=Path, help="the run's folder; default: runs/<model>")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--export", type=Path, help="also write the generator to this folder")
@@ -378,15 +373,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, command: str) -> None:
-    fields = {f: getattr(args, f) for f in Config.__dataclass_fields__ if hasattr(args, f)}
+    config = config_from(args, Config)
     if args.dry_run:
-        fields |= {"epochs": min(args.epochs, 2), "prior_epochs": min(args.prior_epochs, 1)}
-    config = Config(**fields)
+        config = replace(config, epochs=min(config.epochs, 2),
+                         prior_epochs=min(config.prior_epochs, 1))  # fmt: skip
     default = dry_run_folder("generative") if args.dry_run else REPO / "runs" / config.model
     run_dir = args.out or default
-    with Engine(runtime_from(args)) as engine:
-        models, history = fit(config, run_dir, args.resume, True, 2 if args.dry_run else None,
-                              engine)  # fmt: skip
+    with launch_for(args, run_dir) as launch:
+        models, history = fit(config, launch)
+        engine = launch.engine
         if not engine.is_main:
             return
         print(f"wrote {run_dir}: samples/, losses.json, losses.png, checkpoint.pt; {history[-1]}")

@@ -15,7 +15,6 @@ Training strips are drawn afresh every epoch (new digit images, new operator dra
 
 import argparse
 import hashlib
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -25,14 +24,14 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
+from training import runtime
 from training.data import arithmetic as ar
 from training.data import glyphs, mnist
 from training.data.strips import QUERY, Source, make_strips, mnist_by_class
-from training.engine import Engine, OneModelTask, device_of
+from training.engine import Launch, OneModelTask, device_of, held_out_scores, launch_for, timed
 from training.export import export_onnx, parity, training_record, write_card
 from training.models.seq2seq import count_parameters
 from training.models.strip_readers import ARCHITECTURES, CELL, Probabilities
-from training.runtime import REPO, add_run_flags, out_dir, run_dir, runtime_from
 
 
 @dataclass
@@ -248,38 +247,23 @@ class Image2Text(OneModelTask):
 
 
 def fit(
-    config: Config,
-    engine: Engine | None = None,
-    progress: bool = True,
-    max_batches: int | None = None,
-    run_dir: Path | None = None,
-    resume: bool = False,
+    config: Config, launch: Launch | None = None
 ) -> tuple[nn.Module, list[dict], dict[str, float]]:
     """Train; returns the model, one record per epoch, and the final held-out scores (the last
-    epoch's). ``max_batches`` cuts every epoch short and draws only the strips it needs."""
-    task = Image2Text(config, max_batches)
-    history = (engine or Engine.local()).fit(task, run_dir, resume, progress, max_batches)
-    final = {k: v for k, v in history[-1].items() if k not in ("epoch", "loss", "seconds", "lr")}
-    return task.model, history, final
+    epoch's). A launch with ``max_batches`` draws only the strips it needs."""
+    launch = launch or Launch.local()
+    task = Image2Text(config, launch.max_batches)
+    history = launch.fit(task)
+    return task.model, history, held_out_scores(history)
 
 
 CURVE = ("epoch", "loss", "seconds", "answer_exact_match", "expression_exact_match")  # per epoch
 
 
-def build(
-    config: Config,
-    out: Path,
-    command: str,
-    engine: Engine,
-    max_batches: int | None = None,
-    run_dir: Path | None = None,
-    resume: bool = False,
-) -> dict:
+def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
     """Train ours, export ``out/model.onnx`` and write its card (rank 0)."""
-    started = time.perf_counter()
-    model, history, final = fit(config, engine, True, max_batches, run_dir, resume)
-    seconds = time.perf_counter() - started
-    if not engine.is_main:
+    (model, history, final), seconds = timed(lambda: fit(config, launch))
+    if not launch.engine.is_main:
         return {}
     train_q, unseen_q = ar.split(ar.all_queries(), config.train_fraction, config.split_seed)
     held_out, unseen = evaluation_sets(config, unseen_q)
@@ -330,7 +314,7 @@ def build(
                 "families": {name: asdict(f) for name, f in glyphs.FAMILIES.items()},
             },
             "strips": {
-                "train_per_epoch": strips_per_epoch(config, len(train_q), max_batches),
+                "train_per_epoch": strips_per_epoch(config, len(train_q), launch.max_batches),
                 "epochs": config.epochs,
                 "augment": config.augment,
                 "train_seed": config.seed,
@@ -343,7 +327,7 @@ def build(
             },
         },
         "training": {
-            **training_record(command, config.to_dict(), seconds, history, engine),
+            **training_record(command, config.to_dict(), seconds, history, launch.engine),
             "curve": [{k: round(v, 4) for k, v in h.items() if k in CURVE} for h in history],
         },
         "metrics": {
@@ -362,27 +346,18 @@ DRY_RUN_STRIPS = {"eval_strips": 40, "unseen_strips": 20}  # held-out strips of 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=int, default=Config.epochs)
-    parser.add_argument("--train-fraction", type=float, default=Config.train_fraction)
-    parser.add_argument("--seed", type=int, default=Config.seed)
-    parser.add_argument(
-        "--batch-size", type=int, default=Config.batch_size, help="per process (see README)"
-    )
-    parser.add_argument(
-        "--out", type=Path, help="default: exported/image2text (a temp folder with --dry-run)"
-    )
-    add_run_flags(parser, dry_run="at most 2 epochs of 2 batches, 40 held-out strips")
+    runtime.add_config_flags(parser, Config, "epochs", "train_fraction", "seed", "batch_size")
+    runtime.add_out_flag(parser, "exported/image2text")
+    runtime.add_run_flags(parser, dry_run="at most 2 epochs of 2 batches, 40 held-out strips")
 
 
 def run(args: argparse.Namespace, command: str) -> None:
-    config = Config(epochs=args.epochs, train_fraction=args.train_fraction, seed=args.seed,
-                    batch_size=args.batch_size)  # fmt: skip
+    config = runtime.config_from(args, Config)
     if args.dry_run:
         config = replace(config, epochs=min(config.epochs, 2), **DRY_RUN_STRIPS)
-    out = out_dir(args, REPO / "exported" / "image2text", "image2text")
-    with Engine(runtime_from(args)) as engine:
-        card = build(config, out, command, engine, 2 if args.dry_run else None,
-                     run_dir(args, "image2text"), args.resume)  # fmt: skip
+    out = runtime.out_dir(args, runtime.REPO / "exported" / "image2text", "image2text")
+    with launch_for(args, runtime.run_dir(args, "image2text")) as launch:
+        card = build(config, out, command, launch)
     if card:
         metrics = card["metrics"]
         print(

@@ -8,8 +8,7 @@ reports run it with onnxruntime like any shipped model.
 """
 
 import argparse
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +16,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from training import runtime
 from training.data.cells import CELL_SYMBOLS, CellSet, labelled_cells
 from training.data.mnist import WHEEL
-from training.engine import Engine, OneModelTask, device_of
+from training.engine import Launch, OneModelTask, device_of, held_out_scores, launch_for, timed
 from training.export import WithSoftmax, export_onnx, parity, training_record, write_card
 from training.models.seq2seq import count_parameters
 from training.models.small_cnn import SmallCNN
-from training.runtime import REPO, add_run_flags, out_dir, run_dir, runtime_from
 
 
 @dataclass
@@ -104,35 +103,18 @@ class GlyphJudgeTask(OneModelTask):
 
 
 def fit(
-    config: Config,
-    engine: Engine | None = None,
-    progress: bool = True,
-    max_batches: int | None = None,
-    run_dir: Path | None = None,
-    resume: bool = False,
-    name: str = "judge",
+    config: Config, launch: Launch | None = None, name: str = "judge"
 ) -> tuple[nn.Module, list[dict], dict[str, float]]:
     """Train the judge; returns the model, one record per epoch, and the final test scores."""
     task = GlyphJudgeTask(config, name)
-    history = (engine or Engine.local()).fit(task, run_dir, resume, progress, max_batches)
-    final = {k: v for k, v in history[-1].items() if k not in ("epoch", "loss", "seconds", "lr")}
-    return task.model, history, final
+    history = (launch or Launch.local()).fit(task)
+    return task.model, history, held_out_scores(history)
 
 
-def build(
-    config: Config,
-    out: Path,
-    command: str,
-    engine: Engine,
-    max_batches: int | None = None,
-    run_dir: Path | None = None,
-    resume: bool = False,
-) -> dict:
+def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
     """Train the judge and write ``out/model.onnx`` with its card (rank 0)."""
-    started = time.perf_counter()
-    model, history, final = fit(config, engine, True, max_batches, run_dir, resume)
-    seconds = time.perf_counter() - started
-    if not engine.is_main:
+    (model, history, final), seconds = timed(lambda: fit(config, launch))
+    if not launch.engine.is_main:
         return {}
     model.eval()
     exported = WithSoftmax(model)
@@ -153,7 +135,7 @@ def build(
             f"families) and {config.extra_cells} blank cells; {config.distort_share:.0%} distorted",
             "test": "MNIST test (10,000); 1,000 fresh minus (test glyph family) and 1,000 blank",
         },
-        "training": training_record(command, config.to_dict(), seconds, history, engine),
+        "training": training_record(command, config.to_dict(), seconds, history, launch.engine),
         "metrics": {
             **final,
             "onnx_parity_max_abs_diff": parity(
@@ -165,21 +147,17 @@ def build(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=int, default=Config.epochs)
-    parser.add_argument(
-        "--batch-size", type=int, default=Config.batch_size, help="per process (see README)"
-    )
-    parser.add_argument(
-        "--out", type=Path, help="default: reports/judge (a temp folder with --dry-run)"
-    )
-    add_run_flags(parser, dry_run="1 epoch of 2 batches")
+    runtime.add_config_flags(parser, Config, "epochs", "batch_size")
+    runtime.add_out_flag(parser, "reports/judge")
+    runtime.add_run_flags(parser, dry_run="1 epoch of 2 batches")
 
 
 def run(args: argparse.Namespace, command: str) -> None:
-    config = Config(epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size)
-    out = out_dir(args, REPO / "reports" / "judge", "judge")
-    with Engine(runtime_from(args)) as engine:
-        card = build(config, out, command, engine, 2 if args.dry_run else None,
-                     run_dir(args, "judge"), args.resume)  # fmt: skip
+    config = runtime.config_from(args, Config)
+    if args.dry_run:
+        config = replace(config, epochs=1)
+    out = runtime.out_dir(args, runtime.REPO / "reports" / "judge", "judge")
+    with launch_for(args, runtime.run_dir(args, "judge")) as launch:
+        card = build(config, out, command, launch)
     if card:
         print(f"wrote {out}: MNIST test accuracy {card['metrics']['mnist_test_accuracy']:.4f}")

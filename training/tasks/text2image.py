@@ -23,7 +23,7 @@ from training.data import arithmetic as ar
 from training.data.cells import BLANK, CELL_SYMBOLS, labelled_cells
 from training.data.mnist import WHEEL, load_mnist
 from training.data.strips import make_strips
-from training.engine import Engine, OneModelTask, Task, Update, device_of
+from training.engine import Launch, OneModelTask, Task, Update, device_of, launch_for
 from training.evaluation.glyph_judge import (
     GlyphJudge,
     cells_of,
@@ -48,7 +48,7 @@ from training.models.generators import (
     reparameterise,
 )
 from training.models.seq2seq import count_parameters
-from training.runtime import REPO, add_run_flags, out_dir, run_dir, runtime_from
+from training.runtime import REPO, add_out_flag, add_run_flags, out_dir, run_dir
 from training.tasks import text2text
 from training.tasks.judge import Config as JudgeConfig
 from training.tasks.judge import fit as fit_judge
@@ -117,16 +117,14 @@ def grade_decoder(
     }
 
 
-def make_teacher(config: Config, engine: Engine, progress: bool, max_batches: int | None,
-                 run_dir: Path | None, resume: bool) -> nn.Module:  # fmt: skip
+def make_teacher(config: Config, launch: Launch) -> nn.Module:
     """A frozen cell classifier that tells the generator which symbol a drawing looks like.
 
     It is trained here, on the generator's own data sources, with its own seed and half the judge's
     width: a different network from the judge, which must never take part in training.
     """
     teacher_config = JudgeConfig(epochs=2, seed=config.seed + 100, width=16)
-    teacher, _, _ = fit_judge(teacher_config, engine, progress, max_batches, run_dir, resume,
-                              name="teacher")  # fmt: skip
+    teacher, _, _ = fit_judge(teacher_config, launch, name="teacher")
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
     return teacher.eval()
@@ -282,27 +280,18 @@ def study_images(model: nn.Module, queries: list[str]) -> np.ndarray:
 
 
 def fit_writer(
-    config: Config,
-    judge: GlyphJudge | None,
-    engine: Engine | None = None,
-    progress: bool = True,
-    max_batches: int | None = None,
-    run_dir: Path | None = None,
-    resume: bool = False,
+    config: Config, judge: GlyphJudge | None, launch: Launch | None = None
 ) -> tuple[nn.Module, list[dict]]:
     """Train the config's objective: the cell decoder (or the baseline's whole model) and its
-    history. The GAN's teacher trains first, in ``run_dir/teacher``."""
-    engine = engine or Engine.local()
+    history. The GAN's teacher trains first (its checkpoints in ``run_dir/teacher``)."""
+    launch = launch or Launch.local()
     if config.objective == "gan":
-        teacher = None
-        if config.teacher_weight:
-            where = run_dir and run_dir / "teacher"
-            teacher = make_teacher(config, engine, progress, max_batches, where, resume)
+        teacher = make_teacher(config, launch.part("teacher")) if config.teacher_weight else None
         task = CellGAN(config, judge, teacher)
-        history = engine.fit(task, run_dir, resume, progress, max_batches)
+        history = launch.fit(task)
         return task.models["decoder"], history
     task = CellCVAE(config, judge) if config.objective == "cvae" else StudyWriter(config, judge)
-    history = engine.fit(task, run_dir, resume, progress, max_batches)
+    history = launch.fit(task)
     return (task.model.decoder if config.objective == "cvae" else task.model), history
 
 
@@ -369,26 +358,16 @@ def grade(model: Renderer, latent: int, judge: GlyphJudge, held_out: list[str]) 
     }
 
 
-def build(
-    config: Config,
-    out: Path,
-    command: str,
-    engine: Engine,
-    max_batches: int | None = None,
-    run_dir: Path | None = None,
-    resume: bool = False,
-) -> dict:
+def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
     """Train the speller and the cell decoder, export them composed, grade them (rank 0)."""
     judge = GlyphJudge()
     started = time.perf_counter()
-    speller_config = SPELLER if max_batches is None else replace(SPELLER, epochs=1)
-    speller, speller_history, speller_final = text2text.fit(
-        speller_config, engine, True, max_batches, run_dir and run_dir / "speller", resume
-    )
-    decoder, history = fit_writer(config, judge, engine, True, max_batches,
-                                  run_dir and run_dir / "writer", resume)  # fmt: skip
+    dry = launch.max_batches is not None
+    speller_config = replace(SPELLER, epochs=1) if dry else SPELLER
+    speller, speller_history, speller_final = text2text.fit(speller_config, launch.part("speller"))
+    decoder, history = fit_writer(config, judge, launch.part("writer"))
     seconds = time.perf_counter() - started
-    if not engine.is_main:
+    if not launch.engine.is_main:
         return {}
     model = Renderer(speller.eval(), decoder.eval()).eval()
     _, held_out = ar.split(ar.all_queries(), SPELLER.train_fraction, SPELLER.split_seed)
@@ -432,7 +411,7 @@ def build(
             f"glyphs, {config.extra_cells} black blanks",
         },
         "training": {
-            **training_record(command, config.to_dict(), seconds, history, engine),
+            **training_record(command, config.to_dict(), seconds, history, launch.engine),
             "speller_config": speller_config.to_dict(),
             "speller_held_out": speller_final,
             "curve": history,
@@ -450,9 +429,7 @@ def build(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objective", choices=["gan", "cvae"], default="gan")
     parser.add_argument("--epochs", type=int, help="default: the objective's own (see DEFAULTS)")
-    parser.add_argument(
-        "--out", type=Path, help="default: exported/text2image (a temp folder with --dry-run)"
-    )
+    add_out_flag(parser, "exported/text2image")
     add_run_flags(parser, dry_run="1 epoch of 2 batches for each part")
 
 
@@ -461,9 +438,8 @@ def run(args: argparse.Namespace, command: str) -> None:
     if args.dry_run or args.epochs:
         config = replace(config, epochs=1 if args.dry_run else args.epochs)
     out = out_dir(args, REPO / "exported" / "text2image", "text2image")
-    with Engine(runtime_from(args)) as engine:
-        card = build(config, out, command, engine, 2 if args.dry_run else None,
-                     run_dir(args, "text2image"), args.resume)  # fmt: skip
+    with launch_for(args, run_dir(args, "text2image")) as launch:
+        card = build(config, out, command, launch)
     if card:
         judged = card["metrics"]
         print(

@@ -1,7 +1,6 @@
 """Training and evaluation of a text-to-text arithmetic model on a split of the 20,000 queries."""
 
 import argparse
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -11,11 +10,11 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
+from training import runtime
 from training.data import arithmetic as ar
-from training.engine import Engine, OneModelTask, device_of
+from training.engine import Launch, OneModelTask, device_of, launch_for, timed
 from training.export import WithSoftmax, export_onnx, parity, training_record, write_card
 from training.models.seq2seq import ARCHITECTURES, count_parameters
-from training.runtime import REPO, add_run_flags, out_dir, run_dir, runtime_from
 
 
 @dataclass
@@ -108,35 +107,20 @@ class Text2Text(OneModelTask):
 
 
 def fit(
-    config: Config,
-    engine: Engine | None = None,
-    progress: bool = True,
-    max_batches: int | None = None,
-    run_dir: Path | None = None,
-    resume: bool = False,
+    config: Config, launch: Launch | None = None
 ) -> tuple[nn.Module, list[dict], dict[str, float]]:
     """Train on the config's split; the model, one record per epoch, and the final scores on
-    every held-out query. ``max_batches`` cuts every epoch short (for ``--dry-run``)."""
+    every held-out query."""
     task = Text2Text(config)
-    history = (engine or Engine.local()).fit(task, run_dir, resume, progress, max_batches)
+    history = (launch or Launch.local()).fit(task)
     return task.model, history, evaluate(task.model, task.test_q, config)
 
 
-def build(
-    config: Config,
-    out: Path,
-    command: str,
-    engine: Engine,
-    max_batches: int | None = None,
-    run_dir: Path | None = None,
-    resume: bool = False,
-) -> dict:
+def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
     """Train, export ``out/model.onnx`` and write its card (on rank 0; the others only train)."""
-    started = time.perf_counter()
-    model, history, final = fit(config, engine, True, max_batches, run_dir, resume)
-    if not engine.is_main:
+    (model, history, final), seconds = timed(lambda: fit(config, launch))
+    if not launch.engine.is_main:
         return {}
-    seconds = time.perf_counter() - started
     train_q, test_q = ar.split(ar.all_queries(), config.train_fraction, config.split_seed)
     example = {"query": torch.from_numpy(ar.encode(test_q[:8], ar.QUERY_LEN))}
     export_onnx(WithSoftmax(model), example, out / "model.onnx", output_names=["probs"])
@@ -161,7 +145,7 @@ def build(
                 "held_out_sha256": ar.fingerprint(test_q),
             },
         },
-        "training": training_record(command, config.to_dict(), seconds, history, engine),
+        "training": training_record(command, config.to_dict(), seconds, history, launch.engine),
         "metrics": {
             **final,
             "held_out_queries": len(test_q),
@@ -177,27 +161,17 @@ def build(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default=Config.arch)
-    parser.add_argument("--train-fraction", type=float, default=Config.train_fraction)
-    parser.add_argument("--epochs", type=int, default=Config.epochs)
-    parser.add_argument("--seed", type=int, default=Config.seed)
-    parser.add_argument(
-        "--batch-size", type=int, default=Config.batch_size, help="per process (see README)"
-    )
-    parser.add_argument(
-        "--out", type=Path, help="default: exported/text2text (a temp folder with --dry-run)"
-    )
-    add_run_flags(parser, dry_run="at most 2 epochs of 2 batches")
+    runtime.add_config_flags(parser, Config, "train_fraction", "epochs", "seed", "batch_size")
+    runtime.add_out_flag(parser, "exported/text2text")
+    runtime.add_run_flags(parser, dry_run="at most 2 epochs of 2 batches")
 
 
 def run(args: argparse.Namespace, command: str) -> None:
-    config = Config(arch=args.arch, train_fraction=args.train_fraction, epochs=args.epochs,
-                    seed=args.seed, batch_size=args.batch_size)  # fmt: skip
+    config = runtime.config_from(args, Config)
     if args.dry_run:
         config = replace(config, epochs=min(config.epochs, 2), curve_queries=100)
-    out = out_dir(args, REPO / "exported" / "text2text", "text2text")
-    with Engine(runtime_from(args)) as engine:
-        max_batches = 2 if args.dry_run else None
-        card = build(config, out, command, engine, max_batches, run_dir(args, "text2text"),
-                     args.resume)  # fmt: skip
+    out = runtime.out_dir(args, runtime.REPO / "exported" / "text2text", "text2text")
+    with launch_for(args, runtime.run_dir(args, "text2text")) as launch:
+        card = build(config, out, command, launch)
     if card:
         print(f"exported {out}: held-out exact match {card['metrics']['exact_match']:.4f}")
