@@ -26,6 +26,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
@@ -472,6 +473,12 @@ def launch_for(args: Any, run_dir: Path) -> Iterator[Launch]:
     an engine set up for the command and closed after it."""
     with Engine(runtime_from(args)) as engine:
         yield Launch(engine, run_dir, args.resume, True, DRY_RUN_BATCHES if args.dry_run else None)
+
+
+def moving_average(module: nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of ``module``'s weights and buffers (BatchNorm statistics
+    too), updated by ``update_parameters(module)`` after each step; ``.module`` is the network."""
+    return AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def timed(call: Callable[[], Result]) -> tuple[Result, float]:

@@ -22,13 +22,20 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn  # noqa: E402
 from torch.utils.data import TensorDataset  # noqa: E402
 
 from service.png import tile  # noqa: E402
 from training.data.fashion import load_fashion  # noqa: E402
 from training.data.image_folders import load_images  # noqa: E402
-from training.engine import Engine, Launch, Task, Update, device_of, launch_for  # noqa: E402
+from training.engine import (  # noqa: E402
+    Engine,
+    Launch,
+    Task,
+    Update,
+    device_of,
+    launch_for,
+    moving_average,
+)
 from training.export import export_onnx, onnx_record, parity, training_record, write_card  # noqa: E402
 from training.models.flow import HIDDEN, LatentFlow, NegativeLogLikelihood, Sampler  # noqa: E402
 from training.models.generators import (  # noqa: E402
@@ -213,9 +220,7 @@ class GANTask(ImageTask):
         models = {"generator": generator, "discriminator": Discriminator(c.size, c.channels,
                                                                         c.filters)}  # fmt: skip
         if c.ema:
-            averaging = get_ema_multi_avg_fn(c.ema)
-            models["generator_average"] = AveragedModel(generator, multi_avg_fn=averaging,
-                                                        use_buffers=True)  # fmt: skip
+            models["generator_average"] = moving_average(generator, c.ema)
         return models
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
