@@ -98,17 +98,28 @@ class TextCodec:
 
     def encode(self, queries: list[str]) -> np.ndarray:
         """One-hot float32 [n, query_length, symbols], blank-padded on the side the card says."""
-        pad = str.ljust if self.query_padding == "right" else str.rjust
-        index = {s: i for i, s in enumerate(self.symbols)}
-        ids = np.empty((len(queries), self.query_length), dtype=np.intp)
-        for row, query in enumerate(queries):
+        for query in queries:
             if len(query) > self.query_length:
                 raise ValueError(f"{query!r} is longer than {self.query_length} symbols")
-            ids[row] = [index[c] for c in pad(query, self.query_length, BLANK)]
-        return np.eye(len(self.symbols), dtype=np.float32)[ids]
+        return one_hot(queries, self.symbols, self.query_length, self.query_padding)
 
     def decode(self, probs: np.ndarray) -> list[str]:
         return spell(self.symbols, probs)
+
+
+def pad(text: str, length: int, side: str) -> str:
+    """Blank-pad to ``length``: "right" gives "5+7  ", "left" "  5+7", "middle" " 5+7 " (the
+    last is a training-only form: cards say left or right)."""
+    before = {"right": 0, "left": length - len(text), "middle": (length - len(text)) // 2}[side]
+    return (BLANK * before + text).ljust(length, BLANK)
+
+
+def one_hot(texts: list[str], symbols: str, length: int, side: str) -> np.ndarray:
+    """One-hot float32 ``[len(texts), length, len(symbols)]`` of texts blank-padded on ``side``:
+    how every text model here reads a query, in training and in the service."""
+    index = {s: i for i, s in enumerate(symbols)}
+    ids = np.array([[index[c] for c in pad(t, length, side)] for t in texts], dtype=np.intp)
+    return np.eye(len(symbols), dtype=np.float32)[ids.reshape(len(texts), length)]
 
 
 def spell(symbols: str, probs: np.ndarray) -> list[str]:

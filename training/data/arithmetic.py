@@ -1,4 +1,5 @@
-"""The arithmetic task: every query ``A+B`` / ``A-B`` with 0 <= A, B <= 99, as one-hot symbols.
+"""The arithmetic task: every query ``A+B`` / ``A-B`` with 0 <= A, B <= 99, as one-hot symbols
+(padded and encoded by the service's own :mod:`service.arithmetic`, so both read queries alike).
 
 There are only 20,000 queries, so the dataset is enumerated, never sampled, and a train/held-out
 split is a split of *queries*: every padding of a held-out query stays held out.
@@ -8,8 +9,9 @@ import hashlib
 
 import numpy as np
 
+from service.arithmetic import BLANK, one_hot, pad
+
 SYMBOLS = "0123456789+- "
-BLANK = " "
 QUERY_LEN = 5  # "99+99"
 ANSWER_LEN = 3  # "198", "-99"
 MAX_OPERAND = 99
@@ -30,17 +32,10 @@ def answer(query: str) -> str:
     return str(a + b if query[op_at] == "+" else a - b)
 
 
-def pad(text: str, length: int, side: str) -> str:
-    """Blank-pad to ``length``: "right" gives "5+7  ", "left" "  5+7", "middle" " 5+7 "."""
-    before = {"right": 0, "left": length - len(text), "middle": (length - len(text)) // 2}[side]
-    return (BLANK * before + text).ljust(length, BLANK)
-
-
 def encode(texts: list[str], length: int, side: str = "right") -> np.ndarray:
-    """One-hot float32 array ``[len(texts), length, len(SYMBOLS)]`` of blank-padded texts."""
-    index = {s: i for i, s in enumerate(SYMBOLS)}
-    ids = np.array([[index[c] for c in pad(t, length, side)] for t in texts], dtype=np.int64)
-    return np.eye(len(SYMBOLS), dtype=np.float32)[ids]
+    """One-hot float32 array ``[len(texts), length, len(SYMBOLS)]`` of blank-padded texts (the
+    service's own encoding, :func:`service.arithmetic.one_hot`)."""
+    return one_hot(texts, SYMBOLS, length, side)
 
 
 def decode(ids: np.ndarray) -> list[str]:

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
+from service.latents import from_seed
 from training.data.fashion import load_fashion
 from training.data.mnist import data_root
 from training.engine import Engine, OneModelTask
@@ -125,7 +126,7 @@ def generate(folder: Path, n: int, seed: int = 0) -> np.ndarray:
     the service runs it."""
     card = json.loads((folder / "card.json").read_text())
     session = ort.InferenceSession(str(folder / card["onnx"]), providers=["CPUExecutionProvider"])
-    z = np.random.default_rng(seed).standard_normal((n, card["latent"]), dtype=np.float32)
+    z = from_seed(seed, n, card["latent"])  # as the service draws them
     return np.concatenate([session.run(None, {"z": z[i : i + 500]})[0] for i in range(0, n, 500)])
 
 

@@ -102,6 +102,11 @@ def draw_classes(decoder: CellDecoder, per_class: int, seed: int) -> np.ndarray:
     return drawn.view(N_CLASSES, per_class, CELL, CELL).cpu().numpy()
 
 
+def class_samples(decoder: CellDecoder) -> torch.Tensor:
+    """Eight drawings of each class ``[96, 1, 28, 28]``, the same latents every epoch."""
+    return torch.from_numpy(draw_classes(decoder, 8, seed=0)).reshape(-1, 1, CELL, CELL)
+
+
 def grade_decoder(
     decoder: CellDecoder, judge: GlyphJudge, per_class: int = 200, seed: int = 1
 ) -> dict:
@@ -179,6 +184,9 @@ class CellGAN(Task):
     def evaluate(self) -> dict[str, float]:
         return grade_decoder(self.models["decoder"], self.judge) if self.judge else {}
 
+    def images(self) -> torch.Tensor:
+        return class_samples(self.models["decoder"])
+
     def config(self) -> dict:
         return self.settings.to_dict()
 
@@ -209,6 +217,9 @@ class CellCVAE(OneModelTask):
 
     def evaluate(self) -> dict[str, float]:
         return grade_decoder(self.model.decoder, self.judge) if self.judge else {}
+
+    def images(self) -> torch.Tensor:
+        return class_samples(self.model.decoder)
 
 
 class AnswerHandwriting(Dataset):
