@@ -69,7 +69,6 @@ def runtime_from(args: argparse.Namespace) -> Runtime:
 
 DRY_RUN_BATCHES = 2  # batches an epoch of a --dry-run
 FLAG_HELP = {
-    "average": "decay of a moving average of the weights, evaluated and exported (0: off)",
     "batch_size": "per process: the global batch is this x the number of processes",
     "train_fraction": "the share of the 20,000 queries trained on",
 }

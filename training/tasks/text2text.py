@@ -12,7 +12,7 @@ from torch.utils.data import TensorDataset
 
 from training import runtime
 from training.data import arithmetic as ar
-from training.engine import Launch, OneModelTask, device_of, launch_for, moving_average, timed
+from training.engine import Launch, OneModelTask, device_of, launch_for, timed
 from training.export import WithSoftmax, export_onnx, parity, training_record, write_card
 from training.models.seq2seq import ARCHITECTURES, count_parameters
 
@@ -33,7 +33,6 @@ class Config:
     answer_padding: str = "left"
     eval_every: int = 1
     curve_queries: int | None = None
-    average: float = 0.0  # decay of a moving average of the weights, evaluated, exported (0: off)
     model: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -92,18 +91,7 @@ class Text2Text(OneModelTask):
         model = ARCHITECTURES[self.settings.arch](
             n_symbols=len(ar.SYMBOLS), answer_len=ar.ANSWER_LEN, **self.settings.model
         )
-        if not self.settings.average:
-            return {"model": model}
-        return {"model": model, "average": moving_average(model, self.settings.average)}
-
-    def after_step(self) -> None:
-        if "average" in self.models:
-            self.models["average"].update_parameters(self.model)
-
-    @property
-    def answering(self) -> nn.Module:
-        """The network that is evaluated and exported: the moving average, if there is one."""
-        return self.models["average"].module if "average" in self.models else self.model
+        return {"model": model}
 
     def dataset(self) -> TensorDataset:
         return TensorDataset(
@@ -115,7 +103,7 @@ class Text2Text(OneModelTask):
         return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
 
     def evaluate(self) -> dict[str, float]:
-        return evaluate(self.answering, self.curve_q, self.settings)
+        return evaluate(self.model, self.curve_q, self.settings)
 
 
 def fit(
@@ -125,7 +113,7 @@ def fit(
     every held-out query."""
     task = Text2Text(config)
     history = (launch or Launch.local()).fit(task)
-    return task.answering, history, evaluate(task.answering, task.test_q, config)
+    return task.model, history, evaluate(task.model, task.test_q, config)
 
 
 def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
@@ -173,9 +161,7 @@ def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default=Config.arch)
-    runtime.add_config_flags(
-        parser, Config, "train_fraction", "epochs", "seed", "batch_size", "average"
-    )
+    runtime.add_config_flags(parser, Config, "train_fraction", "epochs", "seed", "batch_size")
     runtime.add_out_flag(parser, "exported/text2text")
     runtime.add_run_flags(parser, dry_run="at most 2 epochs of 2 batches")
 
