@@ -306,7 +306,8 @@ class Engine:
         def update(name: str, loss: torch.Tensor) -> float:
             optimizer, scaler = optimizers[name], scalers[name]
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            with torch.autocast(self.device.type, enabled=False):  # backward outside autocast
+                scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             if name in schedules:
