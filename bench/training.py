@@ -26,8 +26,9 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from training.engine import Engine, Task
+from training.engine import Engine
 from training.runtime import Runtime
+from training.task import Task
 from training.tasks import generative, image2text, text2text
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,7 +14,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from training.__main__ import main
 from training.data import arithmetic as ar
-from training.engine import Engine, pick_device
+from training.devices import pick_device
+from training.engine import Engine
 from training.models.seq2seq import ARCHITECTURES
 from training.runtime import Runtime
 from training.tasks.image2text import Config as ImageConfig

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from training.engine import Launch
+from training.launch import Launch
 from training.tasks.generative import Config, fit, grid, sampler
 
 

@@ -10,8 +10,10 @@ from PIL import Image
 
 from training.__main__ import main
 from training.data import arithmetic as ar
-from training.engine import Launch
+from training.data.strips import draw, pixels
+from training.evaluation.strip_reading import correct, evaluation_sets, solve
 from training.export import export_onnx, sha256
+from training.launch import Launch
 from training.models.seq2seq import Attention, count_parameters
 from training.models.strip_readers import (
     ARCHITECTURES,
@@ -20,7 +22,7 @@ from training.models.strip_readers import (
     StripReader,
     per_cell,
 )
-from training.tasks.image2text import Config, correct, draw, evaluation_sets, fit, pixels, solve
+from training.tasks.image2text import Config, fit
 
 QUERIES = ar.all_queries()[::401]  # 50 queries, both operators
 

@@ -4,7 +4,8 @@ exactly, and the exported sampler and encoder chain it with the VAE."""
 import numpy as np
 import torch
 
-from training.engine import Engine, Launch
+from training.engine import Engine
+from training.launch import Launch
 from training.models.flow import LatentFlow, Sampler
 from training.tasks.generative import Config, encoder, fit, fit_latent_prior, sampler
 

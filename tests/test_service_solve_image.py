@@ -9,7 +9,7 @@ from PIL import Image
 
 from service.settings import Settings
 from training.data import arithmetic as ar
-from training.tasks.image2text import draw
+from training.data.strips import draw
 
 QUERIES = ["81+24", "7-19", "99+99", "0-99", "5+5"]
 

@@ -17,8 +17,9 @@ import pytest
 from PIL import Image
 
 from training.data import arithmetic as ar
+from training.evaluation.strip_reading import evaluation_sets, spell
 from training.export import sha256
-from training.tasks.image2text import Config, evaluation_sets, spell
+from training.tasks.image2text import Config
 
 MODEL = "image2text"
 # Strips per variant, each one request; GENSEQ_HTTP_STRIPS=0 sends all the card's held-out strips.

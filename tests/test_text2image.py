@@ -9,9 +9,8 @@ import torch
 from service.registry import CardError, load_model, session_options
 from training.__main__ import main
 from training.data import arithmetic as ar
-from training.data.cells import CELL_SYMBOLS, labelled_cells
+from training.data.cells import CELL_SYMBOLS, answer_targets, labelled_cells
 from training.data.mnist import load_mnist
-from training.engine import Launch
 from training.evaluation.glyph_judge import (
     GlyphJudge,
     answers_as_cells,
@@ -19,6 +18,7 @@ from training.evaluation.glyph_judge import (
     nearest_train_distance,
 )
 from training.export import export_onnx, parity
+from training.launch import Launch
 from training.models.cell_writers import (
     BLANK_CLASS,
     CellDecoder,
@@ -27,7 +27,7 @@ from training.models.cell_writers import (
     left_align,
 )
 from training.models.seq2seq import Attention
-from training.tasks.text2image import Config, answer_targets, fit_writer
+from training.tasks.text2image import Config, fit_writer
 
 
 class Oracle(torch.nn.Module):
@@ -134,7 +134,7 @@ def test_each_objective_trains_a_few_batches(objective, judge):
 
 def test_report_dry_run_writes_table_and_samples(tmp_path, monkeypatch):
     monkeypatch.setattr("training.experiments.text2image_study.GRADED", 200)
-    monkeypatch.setattr("training.tasks.text2image.DIVERSITY_QUERIES", 3)
+    monkeypatch.setattr("training.evaluation.writers.DIVERSITY_QUERIES", 3)
     monkeypatch.setattr("training.evaluation.glyph_judge.copy_threshold", lambda: 1.0)  # saves 30 s
     main(["text2image-report", "--dry-run", "--jobs", "1", "--out", str(tmp_path)])
     results = json.loads((tmp_path / "text2image.json").read_text())
@@ -152,8 +152,8 @@ def test_nearest_train_distance_finds_training_images():
 
 
 def test_dry_run_exports_a_model_the_service_accepts(tmp_path, monkeypatch):
-    monkeypatch.setattr("training.tasks.text2image.GRADED_PAIRS", 100)
-    monkeypatch.setattr("training.tasks.text2image.DIVERSITY_QUERIES", 2)
+    monkeypatch.setattr("training.evaluation.writers.GRADED_PAIRS", 100)
+    monkeypatch.setattr("training.evaluation.writers.DIVERSITY_QUERIES", 2)
     monkeypatch.setattr("training.evaluation.glyph_judge.copy_threshold", lambda: 1.0)
     out = tmp_path / "text2image"
     main(["text2image", "--dry-run", "--out", str(out)])

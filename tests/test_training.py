@@ -16,8 +16,8 @@ import torch
 
 from training.__main__ import COMMANDS, main
 from training.data import arithmetic as ar
-from training.engine import Launch
 from training.export import WithSoftmax, export_onnx, sha256
+from training.launch import Launch
 from training.models.seq2seq import ARCHITECTURES, count_parameters
 from training.tasks.text2text import Config, fit
 

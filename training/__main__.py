@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     module.add_arguments(parser)
     args = parser.parse_args(rest)
-    from training.engine import DeviceError
+    from training.devices import DeviceError
 
     try:
         module.run(args, "python -m training " + shlex.join(argv))

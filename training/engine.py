@@ -15,149 +15,32 @@ the epoch, so a run written by N processes resumes on M.
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from training.runtime import DRY_RUN_BATCHES, Runtime, runtime_from
+from training.devices import pick_device, to_device
+from training.runtime import Runtime
+from training.task import Task, trained_models
 
 AUTOCAST = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 CHECKPOINT = "checkpoint.pt"
 LOG_EVERY = 20  # optimiser steps between TensorBoard loss points
-
-Update = Callable[[str, torch.Tensor], float]
-Result = TypeVar("Result")
-
-
-class DeviceError(RuntimeError):
-    """A device that is not on this machine; the message names the ones that are."""
-
-
-def available_devices() -> list[str]:
-    found = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    return found + (["mps"] if torch.backends.mps.is_available() else [])
-
-
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` is cuda, then mps, then cpu; ``cuda`` under torchrun is this process's GPU."""
-    available, asked = available_devices(), name
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "mps" if "mps" in available else "cpu"
-    if name == "cuda":
-        name = f"cuda:{local_rank}"
-    if name not in available:
-        raise DeviceError(f"--device {asked} is not available here; available: "
-                          f"{', '.join(available)}")  # fmt: skip
-    return torch.device(name)
 
 
 def seed_for(*parts: int) -> int:
     """One 63-bit seed from several integers (seed, epoch, rank, ...), the same on any machine."""
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint32)
                .astype(np.uint64) @ np.array([1 << 31, 1], np.uint64))  # fmt: skip
-
-
-def device_of(module: nn.Module) -> torch.device:
-    """Where a module's weights are (the CPU for one without any)."""
-    weight = next(module.parameters(), None)
-    return torch.device("cpu") if weight is None else weight.device
-
-
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Tensors of a batch (nested in tuples, lists or dicts) moved to ``device``."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, list | tuple):
-        return type(batch)(to_device(v, device) for v in batch)
-    return batch
-
-
-def one_cycle(lr: float) -> Callable[..., torch.optim.lr_scheduler.LRScheduler]:
-    """A one-cycle schedule peaking at ``lr``, over the whole run (for :meth:`Task.schedule`)."""
-
-    def make(optimizer, steps_per_epoch: int, epochs: int, last_step: int):
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, lr, total_steps=epochs * steps_per_epoch, last_epoch=last_step
-        )
-
-    return make
-
-
-def trained_models(task: "Task") -> list[nn.Module]:
-    return [task.models[name] for name in task.trained]
-
-
-class Task:
-    """What one model's training says; the engine supplies everything else.
-
-    A task sets ``name``, ``seed``, ``batch_size`` and ``epochs`` and overrides :meth:`build`,
-    :meth:`optimizers`, :meth:`dataset` and :meth:`step`; the rest is optional. ``device`` is
-    set by the engine before :meth:`build`; ``models`` holds what :meth:`build` returned.
-    """
-
-    name = "task"
-    seed = 0
-    batch_size = 64
-    epochs = 1
-    drop_last = False  # drop each epoch's last partial batch
-    eval_every = 1
-    watch = "loss"  # the score shown on the progress bar
-    device = torch.device("cpu")
-    models: dict[str, nn.Module]
-    trained: tuple[str, ...] = ()  # the names in :meth:`optimizers`, set by the engine
-
-    def build(self) -> dict[str, nn.Module]:
-        """The networks (and any other module whose state a checkpoint must keep)."""
-        raise NotImplementedError
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """One optimiser per trained network, under that network's name in :attr:`models`."""
-        raise NotImplementedError
-
-    def schedule(self, name: str) -> Callable[..., torch.optim.lr_scheduler.LRScheduler] | None:
-        """A factory ``(optimizer, steps_per_epoch, epochs, last_step)`` stepped every step."""
-        return None
-
-    def dataset(self) -> Dataset:
-        """The training samples; a ``set_epoch(epoch)`` method, if it has one, is called first."""
-        raise NotImplementedError
-
-    def step(self, nets: dict[str, nn.Module], batch: Any, update: Update) -> dict[str, float]:
-        """One training step on ``batch`` (on the device): compute each loss with ``nets`` (the
-        networks as the engine runs them) and hand it to ``update(name, loss)``, which steps that
-        network's optimiser and returns the loss as a float. Returns the losses to record."""
-        raise NotImplementedError
-
-    def after_step(self) -> None:
-        """Called after every step (a moving average of weights updates here)."""
-
-    def evaluate(self) -> dict[str, float]:
-        """Held-out scores, on rank 0, with :attr:`models` in eval mode and no gradients."""
-        return {}
-
-    def end_epoch(self, history: list[dict], run_dir: Path) -> None:
-        """Rank 0, after the epoch's evaluation: write what a task writes per epoch."""
-
-    def images(self) -> torch.Tensor | None:
-        """Samples ``[n, c, h, w]`` in 0..1 for TensorBoard after each epoch, if any."""
-        return None
-
-    def config(self) -> dict:
-        """What determines the run; a resumed run must have the same (``epochs`` may grow)."""
-        return {}
 
 
 class Engine:
@@ -408,86 +291,3 @@ class Engine:
             if scalers[name].is_enabled() and saved["scalers"][name]:  # fp16 before and now
                 scalers[name].load_state_dict(saved["scalers"][name])
         return saved["history"]
-
-
-class OneModelTask(Task):
-    """One network under AdamW and a one-cycle schedule, one loss: the text and image models.
-
-    ``config`` supplies ``seed``, ``batch_size``, ``epochs``, ``lr``, ``weight_decay`` and
-    ``eval_every``, and is what a resumed run must match; a subclass adds ``build``, ``dataset``
-    and ``loss``. The network is ``models["model"]``.
-    """
-
-    def __init__(self, config: Any, name: str):
-        self.settings, self.name = config, name
-        for field in ("seed", "batch_size", "epochs", "eval_every"):
-            setattr(self, field, getattr(config, field))
-
-    @property
-    def model(self) -> nn.Module:
-        return self.models["model"]
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"model": torch.optim.AdamW(self.model.parameters(), lr=self.settings.lr,
-                                           weight_decay=self.settings.weight_decay)}  # fmt: skip
-
-    def schedule(self, name: str):
-        return one_cycle(self.settings.lr)
-
-    def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
-        raise NotImplementedError
-
-    def step(self, nets: dict[str, nn.Module], batch: Any, update: Update) -> dict[str, float]:
-        return {"loss": update("model", self.loss(nets["model"], batch))}
-
-    def config(self) -> dict:
-        return self.settings.to_dict()
-
-
-@dataclass(frozen=True)
-class Launch:
-    """How one command trains: on which engine, where checkpoints go (``run_dir``), whether it
-    resumes, shows progress, and how many batches an epoch may take (``--dry-run``)."""
-
-    engine: Engine
-    run_dir: Path | None = None
-    resume: bool = False
-    progress: bool = True
-    max_batches: int | None = None
-
-    @classmethod
-    def local(cls, **fields: Any) -> "Launch":
-        """One process on the CPU (for runs side by side, tests and library callers)."""
-        return cls(Engine.local(), **fields)
-
-    def fit(self, task: Task) -> list[dict]:
-        return self.engine.fit(task, self.run_dir, self.resume, self.progress, self.max_batches)
-
-    def part(self, name: str) -> "Launch":
-        """The same launch for one part of a command (its checkpoints in ``run_dir/name``)."""
-        return replace(self, run_dir=self.run_dir and self.run_dir / name)
-
-
-@contextmanager
-def launch_for(args: Any, run_dir: Path) -> Iterator[Launch]:
-    """The launch a command line asks for (its runtime flags, ``--resume``, ``--dry-run``), on
-    an engine set up for the command and closed after it."""
-    with Engine(runtime_from(args)) as engine:
-        yield Launch(engine, run_dir, args.resume, True, DRY_RUN_BATCHES if args.dry_run else None)
-
-
-def moving_average(module: nn.Module, decay: float) -> AveragedModel:
-    """An exponential moving average of ``module``'s weights and buffers (BatchNorm statistics
-    too), updated by ``update_parameters(module)`` after each step; ``.module`` is the network."""
-    return AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
-def timed(call: Callable[[], Result]) -> tuple[Result, float]:
-    """What ``call()`` returns, and the wall-clock seconds it took (a card's training time)."""
-    started = time.perf_counter()
-    return call(), time.perf_counter() - started
-
-
-def held_out_scores(history: list[dict]) -> dict[str, float]:
-    """The last epoch's held-out scores (its record without the training bookkeeping)."""
-    return {k: v for k, v in history[-1].items() if k not in ("epoch", "loss", "seconds", "lr")}

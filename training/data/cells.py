@@ -1,17 +1,19 @@
 """Labelled single cells for the text-to-image task: digits, minus and blank, 28x28 uint8.
 
 An answer (``-99..198``) is written with 12 symbols: ten digits, ``-`` and the blank of an unused
-cell. Digits are MNIST images, minus signs are drawn by :mod:`training.data.glyphs`, blanks are black
-with, for the judge, a little sensor-like noise so "blank" means "no stroke", not "exactly zero".
+cell. Digits are MNIST images, minus signs are drawn by :mod:`training.data.glyphs`, blanks are
+black with, for the judge, a little sensor-like noise so "blank" means "no stroke", not "exactly
+zero". Here too: the datasets the judge and the writers train on.
 """
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, TensorDataset
 
+from training.data import arithmetic as ar
 from training.data import glyphs
 from training.data.mnist import load_mnist
-from training.data.strips import Source, distort
+from training.data.strips import CELL, Source, distort, make_strips
 
 CELL_SYMBOLS = "0123456789- "
 MINUS, BLANK = CELL_SYMBOLS.index("-"), CELL_SYMBOLS.index(" ")
@@ -85,3 +87,41 @@ class CellSet(Dataset):
             if rng.random() < self.distort_share:
                 cell = distort(cell, rng)
         return torch.from_numpy(cell[None] / np.float32(255)), int(self.labels[index])
+
+
+def training_cells(seed: int, extra: int) -> TensorDataset:
+    """What a cell decoder learns from: float32 cells ``[1, 28, 28]`` in 0..1 and their labels
+    (MNIST train digits, ``extra`` train-family minus glyphs and ``extra`` black blanks)."""
+    rng = np.random.default_rng(seed)
+    cells, labels = labelled_cells("train", rng, extra, ("train",), blank_noise=0)
+    pixels = torch.from_numpy(cells).unsqueeze(1).float() / 255
+    return TensorDataset(pixels, torch.from_numpy(labels))
+
+
+class AnswerHandwriting(Dataset):
+    """The study's baseline data: a one-hot query and fresh handwriting of its answer each epoch
+    (:func:`answer_targets`), drawn from a generator seeded by (seed, epoch, index)."""
+
+    def __init__(self, queries: list[str], seed: int):
+        self.queries, self.seed, self.epoch = queries, seed, 0
+        self.x = torch.from_numpy(ar.encode(queries, ar.QUERY_LEN, "right"))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return self.x[index], answer_targets([self.queries[index]], rng)[0]
+
+
+def answer_targets(queries: list[str], rng: np.random.Generator) -> torch.Tensor:
+    """Handwritten answers ``[n, 3, 28, 28]`` in 0..1, left-aligned: the baseline's pixel targets.
+
+    Strips of the answers (MNIST train digits, train-family minus) cut to their first three cells.
+    """
+    strips, _ = make_strips([ar.answer(q) for q in queries], "train", rng, ("right",))
+    cells = strips[:, :, : ar.ANSWER_LEN * CELL].reshape(len(queries), CELL, ar.ANSWER_LEN, CELL)
+    return torch.from_numpy(cells.transpose(0, 2, 1, 3).copy()).float() / 255

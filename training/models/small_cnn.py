@@ -33,4 +33,3 @@ class SmallCNN(nn.Module):
     def features(self, cells: torch.Tensor) -> torch.Tensor:
         """The ``hidden``-wide layer before the logits (what a Frechet distance compares)."""
         return self.layers[:-1](cells)
-

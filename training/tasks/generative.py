@@ -9,7 +9,6 @@ A run writes into its folder: ``samples/epoch_NNN.png``, ``losses.json`` and ``l
 
 import argparse
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -27,17 +26,11 @@ from torch.utils.data import TensorDataset  # noqa: E402
 from service.png import tile  # noqa: E402
 from training.data.fashion import load_fashion  # noqa: E402
 from training.data.image_folders import load_images  # noqa: E402
-from training.engine import (  # noqa: E402
-    Engine,
-    Launch,
-    Task,
-    Update,
-    device_of,
-    launch_for,
-    moving_average,
-)
+from training.devices import device_of  # noqa: E402
+from training.engine import Engine  # noqa: E402
 from training.export import export_onnx, onnx_record, parity, training_record, write_card  # noqa: E402
-from training.models.flow import HIDDEN, LatentFlow, NegativeLogLikelihood, Sampler  # noqa: E402
+from training.launch import Launch, launch_for  # noqa: E402
+from training.models.flow import PriorEncoder, Sampler  # noqa: E402
 from training.models.generators import (  # noqa: E402
     ConvVAE,
     Discriminator,
@@ -53,6 +46,8 @@ from training.runtime import (  # noqa: E402
     config_from,
     dry_run_folder,
 )
+from training.task import Task, Update, moving_average  # noqa: E402
+from training.tasks.latent_prior import fit_latent_prior  # noqa: E402
 
 FASHION = "fashion-mnist"
 
@@ -111,25 +106,8 @@ def sampler(models: dict[str, nn.Module]) -> nn.Module:
     return averaged.module if averaged is not None else models["generator"]
 
 
-class Encoder(nn.Module):
-    """Images -> mean and log-variance of the latent that `sampler` takes: the VAE's own, or
-    with a latent prior, mapped through the flow's inverse (the variance scaled as the flow
-    scales each coordinate)."""
-
-    def __init__(self, vae: ConvVAE, prior: LatentFlow | None = None):
-        super().__init__()
-        self.vae, self.prior = vae, prior
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, log_var = self.vae.encode(images)
-        if self.prior is None:
-            return mean, log_var
-        z, log_scale = self.prior.inverse(mean)
-        return z, log_var + 2 * log_scale
-
-
-def encoder(models: dict[str, nn.Module]) -> Encoder:
-    return Encoder(models["vae"], models.get("prior")).eval()
+def encoder(models: dict[str, nn.Module]) -> PriorEncoder:
+    return PriorEncoder(models["vae"], models.get("prior")).eval()
 
 
 def fixed_latents(config: Config) -> torch.Tensor:
@@ -240,56 +218,6 @@ class GANTask(ImageTask):
     def after_step(self) -> None:
         if "generator_average" in self.models:
             self.models["generator_average"].update_parameters(self.models["generator"])
-
-
-def cosine_by_epoch(optimizer, steps_per_epoch: int, epochs: int, last_step: int):
-    """Cosine annealing to 0 over the epochs, the rate fixed within an epoch."""
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: 0.5 * (1 + math.cos(math.pi * (step // steps_per_epoch) / epochs)),
-        last_epoch=last_step,
-    )
-
-
-class LatentPriorTask(Task):
-    """A RealNVP flow fitted by maximum likelihood to the VAE encoder's means."""
-
-    name = "latent prior"
-    batch_size = 256
-    lr = 1e-3
-
-    def __init__(self, codes: torch.Tensor, epochs: int, seed: int, hidden: int):
-        self.codes, self.epochs, self.seed, self.hidden = codes, epochs, seed, hidden
-
-    def build(self) -> dict[str, nn.Module]:
-        return {"prior": NegativeLogLikelihood(LatentFlow(self.codes, hidden=self.hidden))}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"prior": torch.optim.Adam(self.models["prior"].parameters(), self.lr)}
-
-    def schedule(self, name: str):
-        return cosine_by_epoch
-
-    def dataset(self) -> TensorDataset:
-        return TensorDataset(self.codes)
-
-    def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
-        return {"loss": update("prior", nets["prior"](batch[0]))}
-
-
-def fit_latent_prior(
-    codes: torch.Tensor,
-    epochs: int,
-    launch: Launch | None = None,
-    seed: int = 0,
-    hidden: int = HIDDEN,
-) -> tuple[LatentFlow, list[float]]:
-    """The flow fitted to ``codes`` ``[n, latent]``, and the mean loss of each epoch. It has no
-    checkpoint of its own (it is refitted in minutes) and runs every batch even in a dry run."""
-    launch = replace(launch or Launch.local(), run_dir=None, resume=False, max_batches=None)
-    task = LatentPriorTask(codes, epochs, seed, hidden)
-    history = launch.fit(task)
-    return task.models["prior"].flow.eval(), [h["loss"] for h in history]
 
 
 def add_latent_prior(models: dict, config: Config, launch: Launch) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""Training and evaluation of the models that read handwritten strips (``strip_models``).
+"""Training the models that read handwritten strips (:mod:`training.models.strip_readers`), and
+exporting ours. Scored by :mod:`training.evaluation.strip_reading`.
 
 Two things can be unseen at evaluation, and each gets its own measurement:
 
@@ -27,11 +28,13 @@ from torch.utils.data import Dataset
 from training import runtime
 from training.data import arithmetic as ar
 from training.data import glyphs, mnist
-from training.data.strips import QUERY, Source, make_strips, mnist_by_class
-from training.engine import Launch, OneModelTask, device_of, held_out_scores, launch_for, timed
+from training.data.strips import TrainingStrips, draw, pixels
+from training.evaluation.strip_reading import evaluate, evaluation_sets
 from training.export import export_onnx, parity, training_record, write_card
+from training.launch import Launch, launch_for, timed
 from training.models.seq2seq import count_parameters
 from training.models.strip_readers import ARCHITECTURES, CELL, Probabilities
+from training.task import OneModelTask, held_out_scores
 
 
 @dataclass
@@ -61,152 +64,10 @@ class Config:
         return asdict(self)
 
 
-@dataclass
-class Strips:
-    """Strips with their targets; pixels stay uint8 until a batch is taken."""
-
-    pixels: torch.Tensor  # uint8 [n, 28, 140]
-    symbols: torch.Tensor  # int64 [n, 5], the ids of ``texts``
-    answers: torch.Tensor  # int64 [n, 3], blank-padded on the config's answer side
-    texts: list[str]  # what each strip shows, blank-padded to 5
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def batch(self, at: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Model input ``float32 [b, 1, 28, 140]`` in 0..1, symbol ids, answer ids."""
-        return pixels(self.pixels[at]), self.symbols[at], self.answers[at]
-
-
-def pixels(strips: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """uint8 strips ``[n, 28, 140]`` as the models take them: ``float32 [n, 1, 28, 140]``, 0..1."""
-    return torch.as_tensor(strips).unsqueeze(1).float() / 255
-
-
-def draw(
-    queries: list[str],
-    source: Source,
-    rng: np.random.Generator,
-    paddings: tuple[str, ...],
-    answer_padding: str,
-    augment: bool = False,
-) -> Strips:
-    """Handwritten strips of ``queries`` (:func:`training.data.strips.make_strips`), targets."""
-    images, texts = make_strips(queries, source, rng, paddings, augment)
-    symbols = ar.encode(texts, ar.QUERY_LEN).argmax(-1)
-    answers = ar.answer_ids([t.strip(ar.BLANK) for t in texts], answer_padding)
-    return Strips(*(torch.from_numpy(a) for a in (images, symbols, answers)), texts)
-
-
-def evaluation_sets(config: Config, unseen_q: list[str]) -> tuple[dict[str, Strips], Strips]:
-    """The held-out strips, one set per padding, and the strips of queries never trained on."""
-    rng = np.random.default_rng(config.eval_seed)
-    queries = ar.all_queries()
-    pick = rng.choice(len(queries), config.eval_strips, replace=False)
-    held_out = {
-        side: draw([queries[i] for i in part], "test", rng, (side,), config.answer_padding)
-        for side, part in zip(
-            config.paddings, np.array_split(pick, len(config.paddings)), strict=True
-        )
-    }
-    pick = rng.choice(len(unseen_q), min(config.unseen_strips, len(unseen_q)), replace=False)
-    unseen = draw([unseen_q[i] for i in pick], "test", rng, config.paddings, config.answer_padding)
-    return held_out, unseen
-
-
-def solve(expression: str) -> str | None:
-    """Python arithmetic on an expression as read; None if it is not a query (then it is wrong)."""
-    return ar.answer(expression) if QUERY.fullmatch(expression) else None
-
-
-def spell(ids: np.ndarray | torch.Tensor) -> list[str]:
-    """Symbol ids ``[n, length]`` as strings, blanks kept."""
-    return ["".join(ar.SYMBOLS[i] for i in row) for row in np.asarray(ids)]
-
-
-@torch.no_grad()
-def predict(model: nn.Module, strips: Strips, answer_padding: str, batch: int = 500) -> dict:
-    """Per strip: the answer as a 3-symbol string and, if the model reads cells, the 5 symbols.
-
-    A model without an answer output (the cell classifier) answers by :func:`solve` on what it read.
-    """
-    model.eval()
-    device = device_of(model)
-    outputs = [
-        {k: v.cpu() for k, v in model(pixels(strips.pixels[i : i + batch]).to(device)).items()}
-        for i in range(0, len(strips), batch)
-    ]
-    texts = {name: spell(torch.cat([o[name] for o in outputs]).argmax(-1)) for name in outputs[0]}
-    if "answer" not in texts:
-        solved = [solve(t.strip(ar.BLANK)) for t in texts["symbols"]]
-        texts["answer"] = [
-            "?" * ar.ANSWER_LEN if a is None else ar.pad(a, ar.ANSWER_LEN, answer_padding)
-            for a in solved
-        ]
-    return texts
-
-
-def correct(model: nn.Module, strips: Strips, answer_padding: str) -> dict[str, np.ndarray]:
-    """Per strip: is the whole answer right, is every cell read right; per answer symbol: right."""
-    read = predict(model, strips, answer_padding)
-    pairs = list(zip(read["answer"], spell(strips.answers), strict=True))
-    right = {
-        "answer": np.array([a.strip(ar.BLANK) == t.strip(ar.BLANK) for a, t in pairs]),
-        "answer_symbol": np.array([[x == y for x, y in zip(a, t, strict=True)] for a, t in pairs]),
-    }
-    if "symbols" in read:
-        right["expression"] = np.array(read["symbols"]) == np.array(strips.texts)
-    return right
-
-
-def evaluate(
-    model: nn.Module, held_out: dict[str, Strips], unseen: Strips, config: Config
-) -> dict[str, float]:
-    """Exact match of the answer and of the expression per padding, their means, unseen queries.
-
-    ``answer_symbol_accuracy`` is the study's metric (share of answer positions right).
-    """
-    scores: dict[str, float] = {}
-    per_side = {side: correct(model, s, config.answer_padding) for side, s in held_out.items()}
-    for what in per_side[config.paddings[0]]:
-        name = "answer_symbol_accuracy" if what == "answer_symbol" else f"{what}_exact_match"
-        for side, right in per_side.items():
-            scores[f"{name}_{side}_padded"] = float(right[what].mean())
-        scores[name] = float(np.mean([scores[f"{name}_{side}_padded"] for side in per_side]))
-    if len(unseen):
-        for what, right in correct(model, unseen, config.answer_padding).items():
-            if what != "answer_symbol":
-                scores[f"unseen_queries_{what}_exact_match"] = float(right.mean())
-    return scores
-
-
 def strips_per_epoch(config: Config, train_queries: int, max_batches: int | None) -> int:
     """Training strips drawn per epoch: one per training query unless the config says otherwise."""
     n = config.strips_per_epoch or train_queries
     return n if max_batches is None else min(n, max_batches * config.batch_size)
-
-
-class TrainingStrips(Dataset):
-    """Fresh handwriting every epoch: sample ``i`` is training query ``i`` (modulo their number)
-    drawn, and with ``augment`` distorted, by a generator seeded by (seed, epoch, i), so the
-    strips do not depend on which process or DataLoader worker draws them."""
-
-    def __init__(self, queries: list[str], n: int, config: Config):
-        self.queries, self.n, self.config, self.epoch = queries, n, config, 0
-        mnist_by_class("train", None)  # loaded once, before any worker starts
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        c = self.config
-        rng = np.random.default_rng([c.seed, self.epoch, index])
-        query = self.queries[index % len(self.queries)]
-        strip = draw([query], "train", rng, c.paddings, c.answer_padding, c.augment)
-        return strip.pixels[0], strip.symbols[0], strip.answers[0]
 
 
 class Image2Text(OneModelTask):

@@ -19,10 +19,12 @@ from torch.nn import functional as F
 from training import runtime
 from training.data.cells import CELL_SYMBOLS, CellSet, labelled_cells
 from training.data.mnist import WHEEL
-from training.engine import Launch, OneModelTask, device_of, held_out_scores, launch_for, timed
+from training.devices import device_of
 from training.export import WithSoftmax, export_onnx, parity, training_record, write_card
+from training.launch import Launch, launch_for, timed
 from training.models.seq2seq import count_parameters
 from training.models.small_cnn import SmallCNN
+from training.task import OneModelTask, held_out_scores
 
 
 @dataclass

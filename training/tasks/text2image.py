@@ -12,34 +12,33 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import Dataset
 
-from service.latents import from_seed
 from training.data import arithmetic as ar
-from training.data.cells import BLANK, CELL_SYMBOLS, labelled_cells
-from training.data.mnist import WHEEL, load_mnist
-from training.data.strips import make_strips
-from training.engine import Launch, OneModelTask, Task, Update, device_of, launch_for
+from training.data.cells import (
+    CELL_SYMBOLS,
+    AnswerHandwriting,
+    training_cells,
+)
+from training.data.mnist import WHEEL
 from training.evaluation.glyph_judge import (
     GlyphJudge,
-    cells_of,
-    copy_check,
     grade_renders,
-    spread,
 )
+from training.evaluation.writers import class_samples, grade, grade_decoder, study_images, style
 from training.export import export_onnx, parity, training_record, write_card
+from training.launch import Launch, launch_for
 from training.models.cell_writers import (
     CELL,
     CVAE,
-    N_CLASSES,
     CellCritic,
     CellDecoder,
     Renderer,
     StudyRenderer,
+    one_hot,
 )
 from training.models.generators import (
     discriminator_loss,
@@ -49,6 +48,7 @@ from training.models.generators import (
 )
 from training.models.seq2seq import count_parameters
 from training.runtime import REPO, add_out_flag, add_run_flags, out_dir, run_dir
+from training.task import OneModelTask, Task, Update
 from training.tasks import text2text
 from training.tasks.judge import Config as JudgeConfig
 from training.tasks.judge import fit as fit_judge
@@ -75,51 +75,6 @@ class Config:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def one_hot(labels: torch.Tensor) -> torch.Tensor:
-    return F.one_hot(labels, N_CLASSES).float()
-
-
-def training_cells(config: Config) -> TensorDataset:
-    """What a decoder learns from: float32 cells ``[1, 28, 28]`` in 0..1 and their labels."""
-    cells, labels = labelled_cells(
-        "train", np.random.default_rng(config.seed), config.extra_cells, ("train",), blank_noise=0
-    )
-    pixels = torch.from_numpy(cells).unsqueeze(1).float() / 255
-    return TensorDataset(pixels, torch.from_numpy(labels))
-
-
-def draw_classes(decoder: CellDecoder, per_class: int, seed: int) -> np.ndarray:
-    """``per_class`` cells of every class from seeded latents: ``[12, per_class, 28, 28]``."""
-    device = device_of(decoder)
-    z = torch.randn(
-        N_CLASSES * per_class, decoder.latent, generator=torch.Generator().manual_seed(seed)
-    )
-    labels = torch.arange(N_CLASSES).repeat_interleave(per_class)
-    with torch.no_grad():
-        drawn = decoder.eval()(z.to(device), one_hot(labels).to(device))
-    return drawn.view(N_CLASSES, per_class, CELL, CELL).cpu().numpy()
-
-
-def class_samples(decoder: CellDecoder) -> torch.Tensor:
-    """Eight drawings of each class ``[96, 1, 28, 28]``, the same latents every epoch."""
-    return torch.from_numpy(draw_classes(decoder, 8, seed=0)).reshape(-1, 1, CELL, CELL)
-
-
-def grade_decoder(
-    decoder: CellDecoder, judge: GlyphJudge, per_class: int = 200, seed: int = 1
-) -> dict:
-    """The judge's accuracy on drawn cells of each class; how varied each digit's drawings are."""
-    drawn = draw_classes(decoder, per_class, seed)
-    verdicts = judge(drawn.reshape(-1, CELL, CELL)).reshape(N_CLASSES, per_class)
-    right = verdicts == np.arange(N_CLASSES)[:, None]
-    return {
-        "judged_right": float(right.mean()),
-        "judged_right_digits": float(right[:10].mean()),
-        "judged_blank_blank": float(right[BLANK].mean()),
-        "digit_spread": float(np.mean([spread(drawn[d, :100]) for d in range(10)])),
-    }
 
 
 def make_teacher(config: Config, launch: Launch) -> nn.Module:
@@ -160,7 +115,7 @@ class CellGAN(Task):
         }
 
     def dataset(self) -> Dataset:
-        return training_cells(self.settings)
+        return training_cells(self.settings.seed, self.settings.extra_cells)
 
     def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
         real, labels = batch
@@ -205,7 +160,7 @@ class CellCVAE(OneModelTask):
         return {"model": CVAE(self.settings.latent, self.settings.width)}
 
     def dataset(self) -> Dataset:
-        return training_cells(self.settings)
+        return training_cells(self.settings.seed, self.settings.extra_cells)
 
     def loss(self, model: nn.Module, batch: tuple) -> torch.Tensor:
         cells, labels = batch
@@ -220,35 +175,6 @@ class CellCVAE(OneModelTask):
 
     def images(self) -> torch.Tensor:
         return class_samples(self.model.decoder)
-
-
-class AnswerHandwriting(Dataset):
-    """The study's baseline data: a one-hot query and fresh handwriting of its answer each epoch
-    (:func:`answer_targets`), drawn from a generator seeded by (seed, epoch, index)."""
-
-    def __init__(self, queries: list[str], seed: int):
-        self.queries, self.seed, self.epoch = queries, seed, 0
-        self.x = torch.from_numpy(ar.encode(queries, ar.QUERY_LEN, "right"))
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.queries)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        return self.x[index], answer_targets([self.queries[index]], rng)[0]
-
-
-def answer_targets(queries: list[str], rng: np.random.Generator) -> torch.Tensor:
-    """Handwritten answers ``[n, 3, 28, 28]`` in 0..1, left-aligned: the baseline's pixel targets.
-
-    Strips of the answers (MNIST train digits, train-family minus) cut to their first three cells.
-    """
-    strips, _ = make_strips([ar.answer(q) for q in queries], "train", rng, ("right",))
-    cells = strips[:, :, : ar.ANSWER_LEN * CELL].reshape(len(queries), CELL, ar.ANSWER_LEN, CELL)
-    return torch.from_numpy(cells.transpose(0, 2, 1, 3).copy()).float() / 255
 
 
 class StudyWriter(OneModelTask):
@@ -281,15 +207,6 @@ class StudyWriter(OneModelTask):
         return grade_renders(study_images(self.model, self.graded), self.graded, self.judge)
 
 
-def study_images(model: nn.Module, queries: list[str]) -> np.ndarray:
-    """The baseline's answers ``[n, 28, 84]`` to ``queries`` (right-padded)."""
-    device = device_of(model)
-    with torch.no_grad():
-        x = torch.from_numpy(ar.encode(queries, ar.QUERY_LEN, "right")).to(device)
-        cells = model.eval()(x)
-    return cells.permute(0, 2, 1, 3).reshape(len(queries), CELL, -1).cpu().numpy()
-
-
 def fit_writer(
     config: Config, judge: GlyphJudge | None, launch: Launch | None = None
 ) -> tuple[nn.Module, list[dict]]:
@@ -312,61 +229,6 @@ DEFAULTS = {  # each objective's own schedule
     "study": Config(objective="study", epochs=10, lr=1e-3),
 }
 SPELLER = text2text.Config(train_fraction=0.9, paddings=("right",), epochs=60)
-GRADED_PAIRS = 4000  # random (query, seed) pairs the judge grades
-DIVERSITY_QUERIES, DIVERSITY_SEEDS = 40, 16
-
-
-def style(seeds: list[int], latent: int) -> np.ndarray:
-    """The style latent of each seed, as the service draws it: ``[n, latent]``."""
-    return np.concatenate([from_seed(s, 1, latent) for s in seeds])
-
-
-@torch.no_grad()
-def render(model: Renderer, queries: list[str], seeds: list[int], latent: int) -> np.ndarray:
-    """Images ``[n, 28, 84]`` of ``queries`` (right-padded, as the service sends them)."""
-    x = torch.from_numpy(ar.encode(queries, ar.QUERY_LEN, "right"))
-    return model(x, torch.from_numpy(style(seeds, latent)))[0][:, 0].numpy()
-
-
-def diversity(model: Renderer, latent: int, rng: np.random.Generator) -> dict[str, float]:
-    """Per digit: spread of one query's cells over 16 seeds / spread of MNIST test digits.
-
-    Cells of the same character at the same place of the same query differ only by the style
-    latent; random MNIST test digits of that class differ by writer. A ratio near 1 means the
-    seeds vary the handwriting about as much as different people do.
-    """
-    queries = [ar.all_queries()[i] for i in rng.choice(20_000, DIVERSITY_QUERIES, replace=False)]
-    seeds = list(range(DIVERSITY_SEEDS))
-    groups: dict[int, list[float]] = {d: [] for d in range(10)}
-    for query in queries:
-        cells = cells_of(render(model, [query] * len(seeds), seeds, latent))
-        for place, symbol in enumerate(ar.answer(query)):
-            if symbol.isdigit():
-                groups[int(symbol)].append(spread(cells[:, place]))
-    images, labels = load_mnist("test")
-    ratios = {}
-    for digit, spreads in groups.items():
-        if spreads:
-            pick = rng.choice(np.flatnonzero(labels == digit), 200, replace=False)
-            ratios[CELL_SYMBOLS[digit]] = float(np.mean(spreads) / spread(images[pick] / 255))
-    return {"diversity_ratio_min": min(ratios.values()), "diversity_ratio": ratios}
-
-
-def grade(model: Renderer, latent: int, judge: GlyphJudge, held_out: list[str]) -> dict:
-    """The judge's verdict on random (query, seed) pairs, over all queries and held-out ones."""
-    rng = np.random.default_rng(12345)
-    queries = [ar.all_queries()[i] for i in rng.integers(20_000, size=GRADED_PAIRS)]
-    seeds = [int(s) for s in rng.integers(2**31, size=GRADED_PAIRS + len(held_out))]
-    images = render(model, queries, seeds[:GRADED_PAIRS], latent)
-    unseen = render(model, held_out, seeds[GRADED_PAIRS:], latent)
-    return {
-        **grade_renders(images, queries, judge),
-        "graded_pairs": GRADED_PAIRS,
-        **{f"held_out_queries_{k}": v for k, v in grade_renders(unseen, held_out, judge).items()},
-        "held_out_queries": len(held_out),
-        **diversity(model, latent, rng),
-        **copy_check(images, queries),
-    }
 
 
 def build(config: Config, out: Path, command: str, launch: Launch) -> dict:

@@ -12,9 +12,11 @@ from torch.utils.data import TensorDataset
 
 from training import runtime
 from training.data import arithmetic as ar
-from training.engine import Launch, OneModelTask, device_of, launch_for, timed
+from training.devices import device_of
 from training.export import WithSoftmax, export_onnx, parity, training_record, write_card
+from training.launch import Launch, launch_for, timed
 from training.models.seq2seq import ARCHITECTURES, count_parameters
+from training.task import OneModelTask
 
 
 @dataclass
