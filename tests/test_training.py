@@ -18,7 +18,7 @@ from training.__main__ import COMMANDS, main
 from training.data import arithmetic as ar
 from training.export import WithSoftmax, export_onnx, sha256
 from training.launch import Launch
-from training.models.seq2seq import ARCHITECTURES, count_parameters
+from training.models.seq2seq import ARCHITECTURES, align_operands, count_parameters
 from training.tasks.text2text import Config, fit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,6 +34,31 @@ def test_models_map_queries_to_answer_logits(arch):
     model = ARCHITECTURES[arch]().eval()
     x = torch.from_numpy(ar.encode(["81+24", "5-7"], ar.QUERY_LEN))
     assert model(x).shape == (2, ar.ANSWER_LEN, len(ar.SYMBOLS))
+
+
+def aligned_text(query: str) -> str:
+    """What align_operands should make of a canonical query, worked out on the string."""
+    op = "+" if "+" in query else "-"
+    a, b = query.split(op)
+    return f"{a:>2}{op}{b:>2}"
+
+
+@pytest.mark.parametrize("side", ar.PADDINGS)
+def test_operands_are_aligned_by_place_value_in_every_padding(side):
+    queries = ar.all_queries()
+    aligned = align_operands(torch.from_numpy(ar.encode(queries, ar.QUERY_LEN, side)))
+    expected = ar.encode([aligned_text(q) for q in queries], ar.QUERY_LEN)
+    assert torch.equal(aligned, torch.from_numpy(expected))
+
+
+def test_soft_readings_are_aligned_by_their_likeliest_kind():
+    # A strip reader's probabilities: mostly one symbol, a little of every other.
+    queries = ["7+3", "81-24", "0-99"]
+    hard = torch.from_numpy(ar.encode(queries, ar.QUERY_LEN, "left"))
+    soft = 0.9 * hard + 0.1 / len(ar.SYMBOLS)
+    aligned = align_operands(soft).argmax(-1)
+    expected = ar.encode([aligned_text(q) for q in queries], ar.QUERY_LEN).argmax(-1)
+    assert torch.equal(aligned, torch.from_numpy(expected))
 
 
 def test_a_short_run_learns_something():
@@ -81,9 +106,10 @@ def test_split_sweep_dry_run_writes_the_report(tmp_path):
     assert "| 5% |" in table and "| 10% |" in table
     assert (tmp_path / "split_sweep.png").read_bytes()[:4] == b"\x89PNG"
     results = json.loads((tmp_path / "split_sweep.json").read_text())
-    assert {(r["arch"], r["train_fraction"]) for r in results} == {
-        (a, f) for a in ("attention", "baseline") for f in (0.05, 0.10)
-    }
+    assert sorted((r["arch"], r["train_fraction"], r["seed"]) for r in results) == sorted(
+        (a, f, s) for a in ("place-value", "baseline") for f in (0.05, 0.10) for s in (0, 1)
+    )
+    assert "±" in table
 
 
 def test_the_overview_needs_no_torch():

@@ -1,8 +1,10 @@
 """The study's split sweep (its Figures 10-11): held-out exact match against the train share.
 
 Every run gets the same number of optimiser steps, so small splits get more epochs; the epochs used
-are written in the table. Curves are measured on a fixed sample of held-out queries per epoch, the
-table's final figures on every held-out query. Runs go side by side, one thread each.
+are written in the table. Each share is run with several seeds, each seed drawing its own split
+and its own initial weights, so the table gives the mean and spread over both. Curves are measured
+on a fixed sample of held-out queries per epoch, the table's final figures on every held-out
+query. Runs go side by side, one thread each.
 """
 
 import argparse
@@ -11,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -19,7 +22,7 @@ from training.data import arithmetic as ar  # noqa: E402
 from training.engine import Engine  # noqa: E402
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
-from training.launch import Launch  # noqa: E402
+from training.launch import Launch, timed  # noqa: E402
 from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
 from training.tasks.text2text import Config, fit  # noqa: E402
 
@@ -41,11 +44,13 @@ def epochs_for(fraction: float, steps: int, batch_size: int, paddings: int) -> i
 
 def run_one(config: Config, engine: Engine) -> dict:
     """One point of the sweep."""
-    _, history, final = fit(config, Launch(engine, progress=False))
+    (_, history, final), seconds = timed(lambda: fit(config, Launch(engine, progress=False)))
     return {
         "arch": config.arch,
         "train_fraction": config.train_fraction,
+        "seed": config.seed,
         "epochs": config.epochs,
+        "seconds": seconds,
         "history": history,
         "final": final,
         "config": config.to_dict(),
@@ -53,17 +58,39 @@ def run_one(config: Config, engine: Engine) -> dict:
 
 
 def sweep(
-    base: dict[str, Config], ratios: tuple[float, ...], steps: int, jobs: int, engine: Engine
+    base: dict[str, Config],
+    ratios: tuple[float, ...],
+    seeds: int,
+    steps: int,
+    jobs: int,
+    engine: Engine,
 ) -> list[dict] | None:
     """Every run of the sweep (the results on rank 0; None on the other ranks)."""
     configs = []
     for r in ratios:
         for c in base.values():
             epochs = epochs_for(r, steps, c.batch_size, len(c.paddings))
-            configs.append(
-                replace(c, train_fraction=r, epochs=epochs, eval_every=max(1, epochs // 50))
-            )
+            every = max(1, epochs // 50)
+            for seed in range(seeds):
+                configs.append(
+                    replace(
+                        c, train_fraction=r, epochs=epochs, eval_every=every, seed=seed,
+                        split_seed=seed,
+                    )
+                )  # fmt: skip
+    # the study's model is the slowest per step: its runs first, so the pool ends on short ones
+    configs.sort(key=lambda c: c.arch != "baseline")
     return run_all(run_one, configs, jobs, engine, "split sweep")
+
+
+def spread(results: list[dict], arch: str, ratio: float) -> tuple[float, float, float, float]:
+    """Mean, standard deviation, lowest and highest final exact match of one share's seeds."""
+    scores = [
+        r["final"]["exact_match"]
+        for r in results
+        if r["arch"] == arch and r["train_fraction"] == ratio
+    ]
+    return float(np.mean(scores)), float(np.std(scores)), min(scores), max(scores)
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -81,7 +108,7 @@ def plot(results: list[dict], path: Path) -> None:
             *zip(*points, strict=True),
             styles[r["arch"]],
             color=colours[r["train_fraction"]],
-            label=f"{r['arch']} {r['train_fraction']:.0%}",
+            label=f"{r['arch']} {r['train_fraction']:.0%}" if r["seed"] == 0 else None,
         )
     curve_size = results[0]["config"]["curve_queries"]
     curves.set(
@@ -92,14 +119,14 @@ def plot(results: list[dict], path: Path) -> None:
     )
     curves.legend(fontsize=7, ncol=2)
     for arch in archs:
-        runs = sorted((r for r in results if r["arch"] == arch), key=lambda r: r["train_fraction"])
-        finals.plot(
-            [r["train_fraction"] for r in runs],
-            [r["final"]["exact_match"] for r in runs],
-            "o" + styles[arch],
-            color="k",
-            label=arch,
-        )
+        stats = [spread(results, arch, ratio) for ratio in ratios]
+        means = [m for m, *_ in stats]
+        below = [m - low for m, _, low, _ in stats]
+        above = [high - m for m, _, _, high in stats]
+        finals.errorbar(
+            ratios, means, yerr=[below, above], fmt="o" + styles[arch], color="k", capsize=3,
+            label=f"{arch} (mean, bars: lowest to highest seed)",
+        )  # fmt: skip
     finals.plot(list(STUDY), list(STUDY.values()), "r^", label="study (Fig. 11)")
     finals.set(
         xlabel="share of the 20,000 queries trained on",
@@ -112,51 +139,63 @@ def plot(results: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def table(results: list[dict], steps: int) -> str:
+def table(results: list[dict], steps: int, seeds: int) -> str:
+    archs = sorted({r["arch"] for r in results})
+    minutes = {a: np.mean([r["seconds"] for r in results if r["arch"] == a]) / 60 for a in archs}
     lines = [
         "# Split sweep: text-to-text arithmetic",
         "",
-        f"Regenerate: `python -m training split-sweep --steps {steps}`. Each run: about {steps}",
-        "optimiser steps on the right-, left- and middle-padded forms of its training queries.",
-        "Exact match = the whole answer right, over every held-out query (never trained on),",
-        "averaged over the three padded forms.",
+        f"Regenerate: `python -m training split-sweep --steps {steps} --seeds {seeds}`. Each run:",
+        f"about {steps} optimiser steps on the right-, left- and middle-padded forms of its",
+        f"training queries; {seeds} runs per share and model, seed s drawing split s and initial",
+        "weights s. Exact match = the whole answer right, over every held-out query (never",
+        "trained on), averaged over the three padded forms; mean ± standard deviation over the",
+        "seeds, lowest and highest in brackets. Minutes per run (one thread each, side by side): "
+        + ", ".join(f"{a} {minutes[a]:.1f}" for a in archs)
+        + ".",
         "",
-        "| train share | held-out queries | study | "
-        + " | ".join(f"{a} (epochs)" for a in sorted({r["arch"] for r in results}))
-        + " |",
-        "|---|---|---|" + "---|" * len({r["arch"] for r in results}),
+        "| train share | held-out queries | epochs | study | " + " | ".join(archs) + " |",
+        "|---|---|---|---|" + "---|" * len(archs),
     ]
     for ratio in sorted({r["train_fraction"] for r in results}):
-        row = sorted((r for r in results if r["train_fraction"] == ratio), key=lambda r: r["arch"])
         held_out = len(ar.all_queries()) - round(ratio * len(ar.all_queries()))
-        cells = " | ".join(f"{r['final']['exact_match']:.4f} ({r['epochs']})" for r in row)
-        lines.append(f"| {ratio:.0%} | {held_out} | {STUDY.get(ratio, '-')} | {cells} |")
+        epochs = next(r["epochs"] for r in results if r["train_fraction"] == ratio)
+        cells = []
+        for arch in archs:
+            mean, sd, low, high = spread(results, arch, ratio)
+            cells.append(f"{mean:.4f} ± {sd:.4f} ({low:.4f}–{high:.4f})")
+        lines.append(
+            f"| {ratio:.0%} | {held_out} | {epochs} | {STUDY.get(ratio, '-')} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def write_report(results: list[dict], out: Path, steps: int) -> None:
-    save_report(out, "split_sweep", results, table(results, steps), plot)
+def write_report(results: list[dict], out: Path, steps: int, seeds: int) -> None:
+    save_report(out, "split_sweep", results, table(results, steps, seeds), plot)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ratios", type=float, nargs="+", default=None)
     parser.add_argument("--steps", type=int, default=10000, help="optimiser steps per run")
-    add_study_flags(parser, dry_run="two ratios, 4 steps each")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per share and model")
+    add_study_flags(parser, dry_run="two ratios, two seeds, 4 steps each")
 
 
 def run(args: argparse.Namespace, command: str) -> None:
-    ratios, steps = tuple(args.ratios or RATIOS), args.steps
+    ratios, steps, seeds = tuple(args.ratios or RATIOS), args.steps, args.seeds
     if args.dry_run:
-        ratios, steps = ratios[:2], 4
+        ratios, steps, seeds = ratios[:2], 4, min(seeds, 2)
     curve = 100 if args.dry_run else 2000
     base = {  # the study's model as it trained it (no weight decay), and ours with its defaults
         "baseline": Config(arch="baseline", weight_decay=0.0, curve_queries=curve),
-        "attention": Config(arch="attention", curve_queries=curve),
+        "ours": Config(curve_queries=curve),
     }
     out = out_dir(args, REPO / "reports", "split-sweep")
     with Engine(runtime_from(args)) as engine:
-        results = sweep(base, ratios, steps, args.jobs, engine)
+        results = sweep(base, ratios, seeds, steps, args.jobs, engine)
     if results is not None:
-        write_report(results, out, steps)
-        print(table(results, steps))
+        write_report(results, out, steps, seeds)
+        print(table(results, steps, seeds))
         print(f"wrote {out}/split_sweep.md, .png, .json")

@@ -1,9 +1,12 @@
 """Recurrent encoder-decoders for text-to-text arithmetic.
 
-Both models take one-hot queries ``[batch, 5, 13]`` and return logits ``[batch, 3, 13]``; the
+Every model takes one-hot queries ``[batch, 5, 13]`` and returns logits ``[batch, 3, 13]``; the
 export wrapper (:class:`training.export.WithSoftmax`) adds the softmax, so the ONNX output is
-probabilities. ``in_features`` lets the image models (:mod:`training.models.strip_readers`) feed
-them a feature vector per cell instead of a one-hot symbol.
+probabilities. From the study's baseline to ours, each step is one idea (the README measures
+what each bought): attention and answers written units first (:class:`Attention`), operands
+aligned by place value (:class:`Aligned`), one column at a time (:class:`PlaceValue`).
+``in_features`` lets the image models (:mod:`training.models.strip_readers`) feed the first two
+a feature vector per cell instead of a one-hot symbol.
 """
 
 import torch
@@ -34,7 +37,8 @@ class Baseline(nn.Module):
 
 
 class Attention(nn.Module):
-    """Ours: bidirectional LSTM encoder, LSTM decoder that attends over the query at every step.
+    """Bidirectional LSTM encoder, LSTM decoder that attends over the query at every step (the
+    shipped text model before :class:`PlaceValue`, and the strip reader's solver).
 
     The decoder writes the answer least-significant symbol first (``reverse=True``), the order in
     which carries flow, and the output is flipped back to reading order, so callers never see it.
@@ -79,7 +83,91 @@ class Attention(nn.Module):
         return out.flip(1) if self.reverse else out
 
 
-ARCHITECTURES = {"baseline": Baseline, "attention": Attention}
+def align_operands(x: torch.Tensor) -> torch.Tensor:
+    """Any blank-padded one-hot query ``[batch, T, 13]`` as the 5 symbols ``AA+BB``, each operand
+    right-aligned with a blank for a missing tens digit ("7+3  " reads as " 7+ 3").
+
+    A fixed rewrite, no weights: every input position then holds one place value, so a query
+    with a one-digit operand looks like every other query instead of a rarely seen layout. It
+    assumes the symbol order of :data:`training.data.arithmetic.SYMBOLS` (digits, '+', '-', blank)
+    and a well-formed query (the service parses every query before the model sees it). Each
+    position counts as the kind (digit, operator, blank) holding most of its probability, so the
+    symbol probabilities of a strip reader can be aligned as well as one-hot text.
+    """
+    digit = (x[..., :10].sum(-1) > 0.5).to(x.dtype)  # [B, T]; > 0.5 so soft readings work too
+    operator = (x[..., 10:12].sum(-1) > 0.5).to(x.dtype)
+    in_b = (torch.cumsum(operator, dim=1) > 0).to(x.dtype)
+    blank = torch.zeros_like(x[:, 0])
+    blank[:, 12] = 1.0
+    slots = []
+    for in_operand in (digit * (1 - in_b), digit * in_b):
+        # place value of each digit: how many digits of its operand stand to its right
+        place = in_operand.flip(1).cumsum(1).flip(1) - in_operand
+        for value in (1, 0):  # tens, then units
+            at = in_operand * (place == value).to(x.dtype)  # [B, T], at most one 1
+            slot = (at.unsqueeze(-1) * x).sum(1)
+            slots.append(slot + blank * (1 - at.sum(1, keepdim=True)))
+    slots.insert(2, (operator.unsqueeze(-1) * x).sum(1))
+    return torch.stack(slots, dim=1)
+
+
+class Aligned(Attention):
+    """The attention model reading the query through :func:`align_operands`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(align_operands(x))
+
+
+class PlaceValue(nn.Module):
+    """Ours: reads the aligned query one column (place value) at a time, as written sums are done.
+
+    Each column is the digit of A, the digit of B and the operator. An encoder LSTM reads the
+    columns from the hundreds down and hands the decoder only ``summary`` numbers (enough for
+    the sign: which operand is larger); the decoder LSTM goes from the units up, so a carry or
+    borrow is state passed to the next column. Both share their weights over the columns, so
+    what is learnt about units holds for tens. Answers are right-aligned (answer padding
+    "left"), so output position = column.
+    """
+
+    def __init__(
+        self,
+        n_symbols: int = 13,
+        answer_len: int = 3,
+        hidden: int = 64,
+        embed: int = 64,
+        summary: int = 2,
+    ):
+        super().__init__()
+        self.columns = answer_len
+        self.embed = nn.Linear(3 * n_symbols, embed)
+        self.encoder = nn.LSTM(embed, hidden, batch_first=True)
+        self.summary = nn.Sequential(
+            nn.Linear(hidden, summary), nn.Tanh(), nn.Linear(summary, 2 * hidden)
+        )
+        self.decoder = nn.LSTM(embed, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, n_symbols)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q = align_operands(x)  # [B, 5, S]: A tens, A units, operator, B tens, B units
+        blank = torch.zeros_like(q[:, :1])
+        blank[..., 12] = 1.0
+        pad = blank.expand(-1, self.columns - 2, -1)
+        a, b = torch.cat([pad, q[:, :2]], 1), torch.cat([pad, q[:, 3:]], 1)
+        operator = q[:, 2:3].expand(-1, self.columns, -1)
+        columns = self.embed(torch.cat([a, b, operator], dim=-1))  # [B, columns], hundreds first
+        _, (h, _) = self.encoder(columns)
+        h0, c0 = self.summary(h).chunk(2, dim=-1)
+        state = (h0.contiguous(), c0.contiguous())
+        out, _ = self.decoder(columns.flip(1), state)  # units first
+        return self.head(out).flip(1)
+
+
+ARCHITECTURES = {
+    "baseline": Baseline,
+    "attention": Attention,
+    "aligned": Aligned,
+    "place-value": PlaceValue,
+}
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -23,11 +23,11 @@ from training.task import OneModelTask
 class Config:
     """Everything that determines a run; stored whole in the model card."""
 
-    arch: str = "attention"
+    arch: str = "place-value"
     train_fraction: float = 0.5
     split_seed: int = 0
     seed: int = 0
-    epochs: int = 50
+    epochs: int = 150
     batch_size: int = 128
     lr: float = 3e-3
     weight_decay: float = 0.3
