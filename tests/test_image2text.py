@@ -10,8 +10,9 @@ from PIL import Image
 
 from training.__main__ import main
 from training.data import arithmetic as ar
+from training.data import strip_variants
 from training.data.strips import draw, pixels
-from training.evaluation.strip_reading import correct, evaluation_sets, solve
+from training.evaluation.strip_reading import correct, evaluation_sets, solve, variant_sets
 from training.export import export_onnx, sha256
 from training.launch import Launch
 from training.models.seq2seq import Attention, count_parameters
@@ -52,7 +53,8 @@ def test_cells_are_read_left_to_right():
 
 
 def test_the_text_model_is_unchanged():
-    # The shipped text2text card says 1,061,133 parameters; in_features defaults to the symbols.
+    # The text2text model shipped until place-value: 1,061,133 parameters; in_features defaults
+    # to the symbols.
     assert count_parameters(Attention()) == 1_061_133
     assert Attention(in_features=128).embed.in_features == 128
 
@@ -94,13 +96,45 @@ def test_evaluation_sets_are_padded_each_way_and_hold_unseen_queries():
     assert len(unseen) == 30 and {t.strip() for t in unseen.texts} <= set(unseen_q)
 
 
+def test_variants_reach_the_model_as_the_service_reads_them(strips):
+    drawn = strips.pixels.numpy()
+    served = {
+        v: strip_variants.as_served(drawn, v, np.random.default_rng(0))
+        for v in strip_variants.VARIANTS
+    }
+    assert all(s.shape == drawn.shape and s.dtype == np.uint8 for s in served.values())
+    clean = served["clean"].astype(int)
+    # inverted and inverted back, or a lossless round trip: the same pixels within rounding
+    assert np.abs(served["dark_on_light"].astype(int) - clean).max() <= 1
+    for variant, most in [("jpeg", 20), ("scaled", 10), ("photo", 50)]:
+        error = np.abs(served[variant].astype(int) - clean).mean()
+        assert 0 < error < most, f"{variant}: mean difference {error:.1f} grey levels"
+    for variant in ("jpeg", "photo"):
+        data = strip_variants.upload(drawn[0], variant, np.random.default_rng(0))
+        assert data[:2] == b"\xff\xd8"  # sent as a JPEG
+    with pytest.raises(ValueError, match="unknown strip variant 'fax'"):
+        strip_variants.upload(drawn[0], "fax", np.random.default_rng(0))
+
+
+def test_variant_sets_hold_the_same_held_out_strips_sent_each_way():
+    _, unseen_q = ar.split(ar.all_queries(), 0.9, 0)
+    config = Config(eval_strips=40, unseen_strips=10, variant_strips=10)
+    held_out, _ = evaluation_sets(config, unseen_q)
+    sets = variant_sets(config, held_out)
+    assert set(sets) == set(strip_variants.VARIANTS)
+    expected = held_out["right"].texts[:5] + held_out["left"].texts[:5]
+    assert all(s.texts == expected for s in sets.values())
+    assert not torch.equal(sets["clean"].pixels, sets["photo"].pixels)
+
+
 def test_a_tiny_fit_lowers_the_loss():
-    config = Config(epochs=3, batch_size=32, eval_strips=20, unseen_strips=10)
+    config = Config(epochs=3, batch_size=32, eval_strips=20, unseen_strips=10, variant_strips=10)
     model, history, final = fit(config, Launch.local(progress=False, max_batches=6))
     assert isinstance(model, StripReader) and len(history) == 3
     assert history[-1]["loss"] < history[0]["loss"]
     assert {"answer_exact_match", "expression_exact_match_left_padded"} <= set(final)
     assert "unseen_queries_answer_exact_match" in final
+    assert {f"sent_{v}_answer_exact_match" for v in strip_variants.VARIANTS} <= set(final)
 
 
 def test_onnx_export_of_ours_matches_torch(strips, tmp_path):
@@ -151,6 +185,8 @@ def test_image2text_report_dry_run_writes_the_report(tmp_path):
 def test_strip_command_draws_a_query_for_the_service(tmp_path):
     main(["strip", "81+24", "--out", str(tmp_path / "a.png"), "--dark-on-light"])
     main(["strip", "7-19", "--out", str(tmp_path / "b.png"), "--padding", "left", "--seed", "3"])
+    main(["strip", "7-19", "--out", str(tmp_path / "c.jpg"), "--variant", "photo"])
+    assert Image.open(tmp_path / "c.jpg").format == "JPEG"
     a, b = (np.asarray(Image.open(tmp_path / f"{n}.png")) for n in "ab")
     assert a.shape == b.shape == (28, 140)
     assert np.median(a) == 255 and np.median(b) == 0  # paper white, or MNIST black

@@ -16,6 +16,8 @@ import torch
 
 from training.__main__ import COMMANDS, main
 from training.data import arithmetic as ar
+from training.engine import Engine
+from training.experiments.runner import run_all
 from training.export import WithSoftmax, export_onnx, sha256
 from training.launch import Launch
 from training.models.seq2seq import ARCHITECTURES, align_operands, count_parameters
@@ -110,6 +112,24 @@ def test_split_sweep_dry_run_writes_the_report(tmp_path):
         (a, f, s) for a in ("place-value", "baseline") for f in (0.05, 0.10) for s in (0, 1)
     )
     assert "±" in table
+
+
+def twice(run: int, engine: Engine) -> dict:
+    return {"run": run, "twice": 2 * run}
+
+
+def refuse(run: int, engine: Engine) -> dict:
+    raise AssertionError(f"run {run} was kept, yet run again")
+
+
+def test_a_study_resumes_from_the_runs_it_kept(tmp_path):
+    engine = Engine.local()
+    first = run_all(twice, [1, 2, 3], 2, engine, "first", keep=tmp_path)
+    assert first == [{"run": r, "twice": 2 * r} for r in (1, 2, 3)]
+    assert len(list(tmp_path.glob("*.json"))) == 3
+    assert run_all(refuse, [1, 2, 3], 2, engine, "again", keep=tmp_path, reuse=True) == first
+    with pytest.raises(AssertionError, match="run 1 was kept"):
+        run_all(refuse, [1], 1, engine, "without reuse", keep=tmp_path)
 
 
 def test_the_overview_needs_no_torch():

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from training.data import arithmetic as ar
 from training.data import glyphs
 from training.data.mnist import load_mnist
+from training.data.strip_variants import VARIANTS, as_served, upload
 
 if TYPE_CHECKING:  # the image2text config, whose fields these read
     from training.tasks.image2text import Config
@@ -108,7 +109,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--padding", choices=["right", "left"], default="right")
     parser.add_argument("--seed", type=int, default=0, help="picks the digit images and strokes")
-    parser.add_argument("--dark-on-light", action="store_true", help="as if written on paper")
+    parser.add_argument(
+        "--variant",
+        choices=VARIANTS,
+        default="clean",
+        help="as sent from a phone, a scanner, ... (see training/data/strip_variants.py); "
+        "jpeg and photo write JPEG bytes whatever --out's suffix",
+    )
+    parser.add_argument(
+        "--dark-on-light", action="store_true", help="same as --variant dark_on_light"
+    )
 
 
 def run(args: argparse.Namespace, command: str) -> None:
@@ -117,8 +127,12 @@ def run(args: argparse.Namespace, command: str) -> None:
         raise SystemExit(f"strip: {args.query!r} is not A+B or A-B with 0 <= A, B <= 99")
     rng = np.random.default_rng(args.seed)
     pixels, texts = make_strips([args.query], args.source, rng, (args.padding,))
-    Image.fromarray(255 - pixels[0] if args.dark_on_light else pixels[0]).save(args.out)
-    print(f"wrote {args.out}: {texts[0]!r} in handwriting ({args.source} digits and operators)")
+    variant = "dark_on_light" if args.dark_on_light else args.variant
+    args.out.write_bytes(upload(pixels[0], variant, rng))
+    print(
+        f"wrote {args.out}: {texts[0]!r} in handwriting ({args.source} digits and operators, "
+        f"{variant})"
+    )
 
 
 @dataclass
@@ -133,9 +147,23 @@ class Strips:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def __getitem__(self, at: slice) -> "Strips":
+        return Strips(self.pixels[at], self.symbols[at], self.answers[at], self.texts[at])
+
     def batch(self, at: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Model input ``float32 [b, 1, 28, 140]`` in 0..1, symbol ids, answer ids."""
         return pixels(self.pixels[at]), self.symbols[at], self.answers[at]
+
+
+def concat(parts: list[Strips]) -> Strips:
+    """One set of strips holding every part's, in order."""
+    return Strips(
+        *(
+            torch.cat([getattr(p, name) for p in parts])
+            for name in ("pixels", "symbols", "answers")
+        ),
+        [t for p in parts for t in p.texts],
+    )
 
 
 def pixels(strips: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -160,8 +188,9 @@ def draw(
 
 class TrainingStrips(Dataset):
     """Fresh handwriting every epoch: sample ``i`` is training query ``i`` (modulo their number)
-    drawn, and with ``augment`` distorted, by a generator seeded by (seed, epoch, i), so the
-    strips do not depend on which process or DataLoader worker draws them."""
+    drawn, with ``augment`` distorted, and sent as one of the config's ``variants`` (then read
+    as the service reads uploads), by a generator seeded by (seed, epoch, i), so the strips do
+    not depend on which process or DataLoader worker draws them."""
 
     def __init__(self, queries: list[str], n: int, config: "Config"):
         self.queries, self.n, self.config, self.epoch = queries, n, config, 0
@@ -178,4 +207,8 @@ class TrainingStrips(Dataset):
         rng = np.random.default_rng([c.seed, self.epoch, index])
         query = self.queries[index % len(self.queries)]
         strip = draw([query], "train", rng, c.paddings, c.answer_padding, c.augment)
-        return strip.pixels[0], strip.symbols[0], strip.answers[0]
+        pixels = strip.pixels[0]
+        if c.variants:
+            variant = c.variants[rng.integers(len(c.variants))]
+            pixels = torch.from_numpy(as_served(pixels[None].numpy(), variant, rng)[0])
+        return pixels, strip.symbols[0], strip.answers[0]

@@ -2,9 +2,13 @@
 
 Two things can be unseen at evaluation, and each gets its own measurement: handwriting (every
 evaluation strip is drawn from MNIST *test* digits and the *test* operator family) and queries
-(``unseen_queries_*``: strips of queries kept out of training altogether).
+(``unseen_queries_*``: strips of queries kept out of training altogether). A share of the
+held-out strips is also scored as the service would hand them over after each way of sending
+them (``sent_<variant>_*``, :mod:`training.data.strip_variants`): as drawn, JPEG-compressed,
+scaled, photographed, dark on light.
 """
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,11 +16,18 @@ import torch
 from torch import nn
 
 from training.data import arithmetic as ar
-from training.data.strips import QUERY, Strips, draw, pixels
+from training.data.strip_variants import as_served
+from training.data.strips import QUERY, Strips, concat, draw, pixels
 from training.devices import device_of
 
 if TYPE_CHECKING:  # the image2text config, whose fields these read
     from training.tasks.image2text import Config
+
+
+def served(strips: Strips, variant: str, rng: np.random.Generator) -> Strips:
+    """The same strips as the model gets them when sent as ``variant``."""
+    pixels = torch.from_numpy(as_served(strips.pixels.numpy(), variant, rng))
+    return replace(strips, pixels=pixels)
 
 
 def evaluation_sets(config: "Config", unseen_q: list[str]) -> tuple[dict[str, Strips], Strips]:
@@ -33,6 +44,18 @@ def evaluation_sets(config: "Config", unseen_q: list[str]) -> tuple[dict[str, St
     pick = rng.choice(len(unseen_q), min(config.unseen_strips, len(unseen_q)), replace=False)
     unseen = draw([unseen_q[i] for i in pick], "test", rng, config.paddings, config.answer_padding)
     return held_out, unseen
+
+
+def variant_sets(config: "Config", held_out: dict[str, Strips]) -> dict[str, Strips]:
+    """``variant_strips`` of the held-out strips (as many of each padding) as the model gets
+    them when sent as each of ``eval_variants``: the same strips every time."""
+    rng = np.random.default_rng([config.eval_seed, 1])
+    share = config.variant_strips // len(held_out)
+    mixed = concat([s[:share] for s in held_out.values()])
+    return {
+        v: replace(mixed, pixels=torch.from_numpy(as_served(mixed.pixels.numpy(), v, rng)))
+        for v in config.eval_variants
+    }
 
 
 def solve(expression: str) -> str | None:
@@ -81,9 +104,14 @@ def correct(model: nn.Module, strips: Strips, answer_padding: str) -> dict[str, 
 
 
 def evaluate(
-    model: nn.Module, held_out: dict[str, Strips], unseen: Strips, config: "Config"
+    model: nn.Module,
+    held_out: dict[str, Strips],
+    unseen: Strips,
+    variants: dict[str, Strips],
+    config: "Config",
 ) -> dict[str, float]:
-    """Exact match of the answer and of the expression per padding, their means, unseen queries.
+    """Exact match of the answer and of the expression per padding, their means, unseen
+    queries, each variant.
 
     ``answer_symbol_accuracy`` is the study's metric (share of answer positions right).
     """
@@ -94,8 +122,10 @@ def evaluate(
         for side, right in per_side.items():
             scores[f"{name}_{side}_padded"] = float(right[what].mean())
         scores[name] = float(np.mean([scores[f"{name}_{side}_padded"] for side in per_side]))
-    if len(unseen):
-        for what, right in correct(model, unseen, config.answer_padding).items():
-            if what != "answer_symbol":
-                scores[f"unseen_queries_{what}_exact_match"] = float(right.mean())
+    named = {"unseen_queries": unseen} | {f"sent_{v}": s for v, s in variants.items()}
+    for name, strips in named.items():
+        if len(strips):
+            for what, right in correct(model, strips, config.answer_padding).items():
+                if what != "answer_symbol":
+                    scores[f"{name}_{what}_exact_match"] = float(right.mean())
     return scores

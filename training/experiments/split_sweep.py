@@ -1,10 +1,11 @@
 """The study's split sweep (its Figures 10-11): held-out exact match against the train share.
 
-Every run gets the same number of optimiser steps, so small splits get more epochs; the epochs used
-are written in the table. Each share is run with several seeds, each seed drawing its own split
-and its own initial weights, so the table gives the mean and spread over both. Curves are measured
+Every run of a model gets the same number of optimiser steps, so small splits get more epochs; the
+epochs used are written in the table. Each share is run with several seeds, each drawing its own
+split and initial weights, so the table gives the mean and spread over both. Curves are measured
 on a fixed sample of held-out queries per epoch, the table's final figures on every held-out
-query. Runs go side by side, one thread each.
+query. Runs go side by side, one thread each, and each finished run is kept under
+``runs/split-sweep/`` so ``--resume`` carries on an interrupted sweep.
 """
 
 import argparse
@@ -23,7 +24,13 @@ from training.engine import Engine  # noqa: E402
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
 from training.launch import Launch, timed  # noqa: E402
-from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
+from training.runtime import (  # noqa: E402
+    REPO,
+    add_study_flags,
+    dry_run_folder,
+    out_dir,
+    runtime_from,
+)
 from training.tasks.text2text import Config, fit  # noqa: E402
 
 RATIOS = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
@@ -58,17 +65,19 @@ def run_one(config: Config, engine: Engine) -> dict:
 
 
 def sweep(
-    base: dict[str, Config],
+    base: dict[str, tuple[Config, int]],
     ratios: tuple[float, ...],
     seeds: int,
-    steps: int,
     jobs: int,
     engine: Engine,
+    keep: Path,
+    reuse: bool,
 ) -> list[dict] | None:
-    """Every run of the sweep (the results on rank 0; None on the other ranks)."""
+    """Every run of the sweep (the results on rank 0; None on the other ranks). ``base`` holds
+    each model's config and optimiser steps per run."""
     configs = []
     for r in ratios:
-        for c in base.values():
+        for c, steps in base.values():
             epochs = epochs_for(r, steps, c.batch_size, len(c.paddings))
             every = max(1, epochs // 50)
             for seed in range(seeds):
@@ -80,7 +89,7 @@ def sweep(
                 )  # fmt: skip
     # the study's model is the slowest per step: its runs first, so the pool ends on short ones
     configs.sort(key=lambda c: c.arch != "baseline")
-    return run_all(run_one, configs, jobs, engine, "split sweep")
+    return run_all(run_one, configs, jobs, engine, "split sweep", keep, reuse)
 
 
 def spread(results: list[dict], arch: str, ratio: float) -> tuple[float, float, float, float]:
@@ -139,27 +148,37 @@ def plot(results: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def table(results: list[dict], steps: int, seeds: int) -> str:
+def table(results: list[dict], steps: dict[str, int], seeds: int, command: str) -> str:
     archs = sorted({r["arch"] for r in results})
     minutes = {a: np.mean([r["seconds"] for r in results if r["arch"] == a]) / 60 for a in archs}
     lines = [
         "# Split sweep: text-to-text arithmetic",
         "",
-        f"Regenerate: `python -m training split-sweep --steps {steps} --seeds {seeds}`. Each run:",
-        f"about {steps} optimiser steps on the right-, left- and middle-padded forms of its",
-        f"training queries; {seeds} runs per share and model, seed s drawing split s and initial",
-        "weights s. Exact match = the whole answer right, over every held-out query (never",
-        "trained on), averaged over the three padded forms; mean ± standard deviation over the",
-        "seeds, lowest and highest in brackets. Minutes per run (one thread each, side by side): "
+        f"Regenerate: `{command}`. Each run trains on the right-, left- and middle-padded forms",
+        "of its training queries for about "
+        + ", ".join(f"{n} optimiser steps ({a})" for a, n in steps.items())
+        + f"; {seeds} runs per share and model, seed s drawing split s and initial weights s.",
+        "Exact match = the whole answer right, over every held-out query (never trained on),",
+        "averaged over the three padded forms; mean ± standard deviation over the seeds, lowest",
+        "and highest in brackets. Minutes per run (one thread each, side by side): "
         + ", ".join(f"{a} {minutes[a]:.1f}" for a in archs)
         + ".",
         "",
-        "| train share | held-out queries | epochs | study | " + " | ".join(archs) + " |",
+        "| train share | held-out queries | epochs ("
+        + "/".join(archs)
+        + ") | study | "
+        + " | ".join(archs)
+        + " |",
         "|---|---|---|---|" + "---|" * len(archs),
     ]
     for ratio in sorted({r["train_fraction"] for r in results}):
         held_out = len(ar.all_queries()) - round(ratio * len(ar.all_queries()))
-        epochs = next(r["epochs"] for r in results if r["train_fraction"] == ratio)
+        epochs = "/".join(
+            str(
+                next(r["epochs"] for r in results if (r["train_fraction"], r["arch"]) == (ratio, a))
+            )
+            for a in archs
+        )
         cells = []
         for arch in archs:
             mean, sd, low, high = spread(results, arch, ratio)
@@ -172,30 +191,41 @@ def table(results: list[dict], steps: int, seeds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(results: list[dict], out: Path, steps: int, seeds: int) -> None:
-    save_report(out, "split_sweep", results, table(results, steps, seeds), plot)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ratios", type=float, nargs="+", default=None)
-    parser.add_argument("--steps", type=int, default=10000, help="optimiser steps per run")
+    parser.add_argument("--steps", type=int, default=30000, help="optimiser steps per run of ours")
+    parser.add_argument(
+        "--study-steps",
+        type=int,
+        default=10000,
+        help="optimiser steps per run of the study's model (about 4x slower per step than ours)",
+    )
     parser.add_argument("--seeds", type=int, default=3, help="runs per share and model")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the runs an interrupted sweep finished (kept in runs/split-sweep/)",
+    )
     add_study_flags(parser, dry_run="two ratios, two seeds, 4 steps each")
 
 
 def run(args: argparse.Namespace, command: str) -> None:
-    ratios, steps, seeds = tuple(args.ratios or RATIOS), args.steps, args.seeds
+    ratios, seeds = tuple(args.ratios or RATIOS), args.seeds
+    steps = {"baseline": args.study_steps, Config.arch: args.steps}
     if args.dry_run:
-        ratios, steps, seeds = ratios[:2], 4, min(seeds, 2)
+        ratios, seeds, steps = ratios[:2], min(seeds, 2), dict.fromkeys(steps, 4)
     curve = 100 if args.dry_run else 2000
     base = {  # the study's model as it trained it (no weight decay), and ours with its defaults
         "baseline": Config(arch="baseline", weight_decay=0.0, curve_queries=curve),
-        "ours": Config(curve_queries=curve),
+        Config.arch: Config(curve_queries=curve),
     }
     out = out_dir(args, REPO / "reports", "split-sweep")
+    keep = dry_run_folder("split-sweep") if args.dry_run else REPO / "runs" / "split-sweep"
     with Engine(runtime_from(args)) as engine:
-        results = sweep(base, ratios, seeds, steps, args.jobs, engine)
+        configs = {name: (base[name], steps[name]) for name in base}
+        results = sweep(configs, ratios, seeds, args.jobs, engine, keep, args.resume)
     if results is not None:
-        write_report(results, out, steps, seeds)
-        print(table(results, steps, seeds))
+        report = table(results, steps, seeds, command)
+        save_report(out, "split_sweep", results, report, plot)
+        print(report)
         print(f"wrote {out}/split_sweep.md, .png, .json")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from training.data import arithmetic as ar
-from training.models.seq2seq import Attention, Baseline
+from training.models.seq2seq import Attention, Baseline, PlaceValue
 
 CELL = 28
 N_SYMBOLS = len(ar.SYMBOLS)
@@ -128,13 +128,14 @@ class CellClassifier(nn.Module):
 
 
 class StripReader(nn.Module):
-    """Ours: a cell classifier whose reading feeds the attention seq2seq of the text model.
+    """Ours: a cell classifier whose reading feeds the text model's recurrent encoder-decoder.
 
     One CNN is shared by the five cells; its symbol head is trained on each cell's label. The
-    recurrent encoder-decoder computes the answer from the five cells' symbol probabilities
-    (``from_symbols``), so it learns arithmetic on near one-hot input, as the text model does,
-    and its answer stays consistent with the expression read. With ``from_symbols=False`` it reads
-    the CNN's features instead (the ablation in the image report): measured slower to learn.
+    text model (:class:`training.models.seq2seq.PlaceValue`) computes the answer from the five
+    cells' symbol probabilities (``from_symbols``), aligned by place value, so it learns
+    arithmetic on near one-hot input, as the text model does, and its answer stays consistent
+    with the expression read. With ``from_symbols=False`` an attention seq2seq reads the CNN's
+    features instead (the ablation in the image report): measured slower to learn.
     """
 
     def __init__(
@@ -147,8 +148,12 @@ class StripReader(nn.Module):
         super().__init__()
         self.from_symbols = from_symbols
         self.reader = CellClassifier(channels, features)
-        width = N_SYMBOLS if from_symbols else features
-        self.solver = Attention(N_SYMBOLS, ar.ANSWER_LEN, in_features=width, **(solver or {}))
+        if from_symbols:
+            self.solver = PlaceValue(N_SYMBOLS, ar.ANSWER_LEN, **(solver or {}))
+        else:
+            self.solver = Attention(
+                N_SYMBOLS, ar.ANSWER_LEN, in_features=features, **(solver or {})
+            )
 
     def forward(self, strip: torch.Tensor) -> dict[str, torch.Tensor]:
         features, symbols = self.reader.read(strip)

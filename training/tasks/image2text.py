@@ -27,9 +27,10 @@ from torch.utils.data import Dataset
 
 from training import runtime
 from training.data import arithmetic as ar
-from training.data import glyphs, mnist
+from training.data import glyphs, mnist, strip_variants
+from training.data.strip_variants import VARIANTS
 from training.data.strips import TrainingStrips, draw, pixels
-from training.evaluation.strip_reading import evaluate, evaluation_sets
+from training.evaluation.strip_reading import evaluate, evaluation_sets, variant_sets
 from training.export import export_onnx, parity, training_record, write_card
 from training.launch import Launch, launch_for, timed
 from training.models.seq2seq import count_parameters
@@ -52,11 +53,14 @@ class Config:
     paddings: tuple[str, ...] = ("right", "left")
     answer_padding: str = "left"
     augment: bool = True
+    variants: tuple[str, ...] = VARIANTS  # ways of sending a strip, one drawn per training strip
     strips_per_epoch: int | None = None
     symbol_weight: float = 1.0
     eval_strips: int = 6000
     unseen_strips: int = 2000
     eval_seed: int = 1
+    eval_variants: tuple[str, ...] = VARIANTS
+    variant_strips: int = 2000
     eval_every: int = 1
     model: dict = field(default_factory=dict)
 
@@ -84,6 +88,7 @@ class Image2Text(OneModelTask):
         queries = ar.all_queries()
         self.train_q, unseen_q = ar.split(queries, config.train_fraction, config.split_seed)
         self.held_out, self.unseen = evaluation_sets(config, unseen_q)
+        self.variants = variant_sets(config, self.held_out)
         self.n = strips_per_epoch(config, len(self.train_q), max_batches)
 
     def build(self) -> dict[str, nn.Module]:
@@ -104,7 +109,7 @@ class Image2Text(OneModelTask):
         return sum(terms)
 
     def evaluate(self) -> dict[str, float]:
-        return evaluate(self.model, self.held_out, self.unseen, self.settings)
+        return evaluate(self.model, self.held_out, self.unseen, self.variants, self.settings)
 
 
 def fit(
@@ -185,6 +190,13 @@ def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
                     b"".join(s.pixels.numpy().tobytes() for s in held_out.values())
                 ).hexdigest(),
                 "unseen_queries": len(unseen),
+                "sent_as": {
+                    "variants": strip_variants.describe(),
+                    "train": list(config.variants),
+                    "held_out": list(config.eval_variants),
+                    "held_out_strips_per_variant": config.variant_strips,
+                    "read_by": "service.images.read_strip, as the service reads uploads",
+                },
             },
         },
         "training": {
@@ -203,7 +215,11 @@ def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
     return write_card(out, card)
 
 
-DRY_RUN_STRIPS = {"eval_strips": 40, "unseen_strips": 20}  # held-out strips of a --dry-run
+DRY_RUN_STRIPS = {
+    "eval_strips": 40,
+    "unseen_strips": 20,
+    "variant_strips": 20,
+}  # held-out strips of a --dry-run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
