@@ -136,13 +136,28 @@ def on_paper(image: Image.Image) -> Image.Image:
 
 
 def light_on_dark(gray: np.ndarray) -> np.ndarray:
-    """Invert dark-on-light strips, then stretch so the background is 0 and the strongest stroke 1.
+    """Invert dark-on-light strips, take away uneven lighting, then stretch so the background is
+    0 and the strongest stroke 1.
 
-    The background is the median pixel: strokes cover well under half of any strip.
+    The polarity is the median pixel's (strokes cover well under half of any strip). The light
+    falling on a photographed page is estimated as the darkest pixel of each block a quarter of
+    the strip's height across (no stroke fills one), smoothed back to full size, and taken away:
+    on a clean strip that is zero.
     """
     if np.median(gray) > 0.5:
         gray = 1 - gray
+    gray = np.clip(gray - _background(gray, max(1, gray.shape[0] // 4)), 0, 1)
     background, peak = float(np.median(gray)), float(gray.max())
     if peak - background < _MIN_CONTRAST:
         return np.zeros_like(gray)
     return np.clip((gray - background) / (peak - background), 0, 1)
+
+
+def _background(gray: np.ndarray, block: int) -> np.ndarray:
+    """The darkest pixel of each ``block`` x ``block`` square (a strip holds whole ones),
+    interpolated back to ``gray``'s size."""
+    height, width = gray.shape
+    rows, cols = height // block, width // block
+    squares = gray[: rows * block, : cols * block].reshape(rows, block, cols, block)
+    darkest = Image.fromarray(squares.min(axis=(1, 3)).astype(np.float32), "F")
+    return np.asarray(darkest.resize((width, height), Image.Resampling.BILINEAR))

@@ -84,6 +84,15 @@ def test_faint_strokes_on_gray_paper_are_stretched() -> None:
     assert np.abs(got - strip / 255).max() < 0.05
 
 
+def test_uneven_light_on_paper_is_taken_away() -> None:
+    strip = strokes()
+    light = np.linspace(1.0, 0.55, 140)[None, :]  # the right end of the page in shadow
+    photo = ((230 - strip * (150 / 255)) * light).astype(np.uint8)
+    got = read(encode(Image.fromarray(photo)))
+    assert np.abs(got - strip / 255).mean() < 0.02
+    assert got[strip == 0].max() < 0.1  # no haze left where the paper is darker
+
+
 def test_a_uniform_image_is_blank() -> None:
     assert not read(encode(Image.new("L", (140, 28), 200))).any()
 
