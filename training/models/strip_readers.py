@@ -128,13 +128,15 @@ class CellClassifier(nn.Module):
 
 
 class StripReader(nn.Module):
-    """Ours: a cell classifier whose reading feeds the text model's recurrent encoder-decoder.
+    """Ours: a cell classifier whose reading feeds a text model's recurrent encoder-decoder.
 
     One CNN is shared by the five cells; its symbol head is trained on each cell's label. The
-    text model (:class:`training.models.seq2seq.PlaceValue`) computes the answer from the five
-    cells' symbol probabilities (``from_symbols``), aligned by place value, so it learns
-    arithmetic on near one-hot input, as the text model does, and its answer stays consistent
-    with the expression read. With ``from_symbols=False`` an attention seq2seq reads the CNN's
+    text model computes the answer from the five cells' symbol probabilities (``from_symbols``),
+    so it learns arithmetic on near one-hot input, as the text model does, and its answer stays
+    consistent with the expression read: ``text_model="place-value"``
+    (:class:`training.models.seq2seq.PlaceValue`, aligned by place value, what training now
+    uses) or ``"attention"`` (the default, so that cards written before keep rebuilding the
+    model they describe). With ``from_symbols=False`` the attention model reads the CNN's
     features instead (the ablation in the image report): measured slower to learn.
     """
 
@@ -144,16 +146,18 @@ class StripReader(nn.Module):
         features: int = 128,
         solver: dict | None = None,
         from_symbols: bool = True,
+        text_model: str = "attention",
     ):
         super().__init__()
         self.from_symbols = from_symbols
         self.reader = CellClassifier(channels, features)
-        if from_symbols:
+        if text_model == "place-value" and from_symbols:
             self.solver = PlaceValue(N_SYMBOLS, ar.ANSWER_LEN, **(solver or {}))
+        elif text_model == "attention":
+            width = N_SYMBOLS if from_symbols else features
+            self.solver = Attention(N_SYMBOLS, ar.ANSWER_LEN, in_features=width, **(solver or {}))
         else:
-            self.solver = Attention(
-                N_SYMBOLS, ar.ANSWER_LEN, in_features=features, **(solver or {})
-            )
+            raise ValueError(f"text_model {text_model!r} with from_symbols={from_symbols}")
 
     def forward(self, strip: torch.Tensor) -> dict[str, torch.Tensor]:
         features, symbols = self.reader.read(strip)

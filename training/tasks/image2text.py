@@ -62,7 +62,7 @@ class Config:
     eval_variants: tuple[str, ...] = VARIANTS
     variant_strips: int = 2000
     eval_every: int = 1
-    model: dict = field(default_factory=dict)
+    model: dict = field(default_factory=lambda: {"text_model": "place-value"})
 
     def to_dict(self) -> dict:
         return asdict(self)
