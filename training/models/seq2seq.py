@@ -83,6 +83,13 @@ class Attention(nn.Module):
         return out.flip(1) if self.reverse else out
 
 
+def blank_like(x: torch.Tensor) -> torch.Tensor:
+    """One one-hot blank symbol per query of ``x`` ``[batch, T, 13]``: ``[batch, 1, 13]``."""
+    blank = torch.zeros_like(x[:, :1])
+    blank[..., 12] = 1.0
+    return blank
+
+
 def align_operands(x: torch.Tensor) -> torch.Tensor:
     """Any blank-padded one-hot query ``[batch, T, 13]`` as the 5 symbols ``AA+BB``, each operand
     right-aligned with a blank for a missing tens digit ("7+3  " reads as " 7+ 3").
@@ -97,8 +104,7 @@ def align_operands(x: torch.Tensor) -> torch.Tensor:
     digit = (x[..., :10].sum(-1) > 0.5).to(x.dtype)  # [B, T]; > 0.5 so soft readings work too
     operator = (x[..., 10:12].sum(-1) > 0.5).to(x.dtype)
     in_b = (torch.cumsum(operator, dim=1) > 0).to(x.dtype)
-    blank = torch.zeros_like(x[:, 0])
-    blank[:, 12] = 1.0
+    blank = blank_like(x)[:, 0]
     slots = []
     for in_operand in (digit * (1 - in_b), digit * in_b):
         # place value of each digit: how many digits of its operand stand to its right
@@ -149,9 +155,7 @@ class PlaceValue(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q = align_operands(x)  # [B, 5, S]: A tens, A units, operator, B tens, B units
-        blank = torch.zeros_like(q[:, :1])
-        blank[..., 12] = 1.0
-        pad = blank.expand(-1, self.columns - 2, -1)
+        pad = blank_like(q).expand(-1, self.columns - 2, -1)
         a, b = torch.cat([pad, q[:, :2]], 1), torch.cat([pad, q[:, 3:]], 1)
         operator = q[:, 2:3].expand(-1, self.columns, -1)
         columns = self.embed(torch.cat([a, b, operator], dim=-1))  # [B, columns], hundreds first
