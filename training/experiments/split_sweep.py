@@ -193,7 +193,7 @@ def table(results: list[dict], steps: dict[str, int], seeds: int, command: str) 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ratios", type=float, nargs="+", default=None)
-    parser.add_argument("--steps", type=int, default=30000, help="optimiser steps per run of ours")
+    parser.add_argument("--steps", type=int, default=60000, help="optimiser steps per run of ours")
     parser.add_argument(
         "--study-steps",
         type=int,
