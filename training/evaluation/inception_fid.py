@@ -15,13 +15,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from training.data.fashion import load_fashion
+from training.data import image_sets
 from training.data.image_folders import load_images
 from training.data.mnist import data_root
 from training.evaluation.domain_fid import generate
 from training.export import add_metrics
 
 BATCH = 50
+SAMPLES = 10_000  # generated images per FID, as in Lucic et al. 2018
 
 
 def helper():
@@ -52,43 +53,71 @@ def statistics(fid, images: np.ndarray, desc: str) -> dict[str, np.ndarray]:
     return fid.finish_eval_stat()
 
 
-def real_statistics(fid, real: Path | None, size: int, channels: int) -> dict[str, np.ndarray]:
-    """Statistics of the real set: Fashion-MNIST test (cached) or the user's images at ``real``."""
-    if real is not None:
-        return statistics(fid, load_images(real, size, channels, None), "Inception, real")
-    path = data_root() / "fashion-mnist" / "inception-test-stats.npz"
+def cached_statistics(fid, images: np.ndarray, path: Path, desc: str) -> dict[str, np.ndarray]:
+    """Statistics of a fixed real set, computed once and kept at ``path``."""
     if not path.is_file():
-        stats = statistics(fid, load_fashion("test")[0], "Inception, Fashion-MNIST test")
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **stats)
+        np.savez(path, **statistics(fid, images, desc))
     with np.load(path) as cached:
         return {"mu": cached["mu"], "sigma": cached["sigma"]}
+
+
+def references(fid, data: str, real: Path | None, size: int, channels: int) -> dict[str, tuple]:
+    """The real sets a model's samples are compared with, by metric name: ``(description,
+    statistics)``. Fashion-MNIST: its 10,000 test images (Lucic et al. 2018). An emoji subset:
+    all of it (as StyleGAN's fid50k_full uses the training images) and, beside it, its held-out
+    split. A user's images: those at ``real``."""
+    if real is not None:
+        images = load_images(real, size, channels, None)
+        return {"inception_fid": (str(real), statistics(fid, images, "Inception, real"))}
+    cache = data_root() / "inception"
+    if data == image_sets.FASHION:
+        test = image_sets.held_out_pixels(data)
+        stats = cached_statistics(fid, test, cache / "fashion-mnist-test.npz", "Fashion-MNIST test")
+        return {"inception_fid": ("fashion-mnist test (10,000)", stats)}
+    if image_sets.is_emoji(data):
+        every, held_out = image_sets.every_image(data), image_sets.held_out_pixels(data)
+        return {
+            "inception_fid": (f"{data}, all {len(every)} images",
+                              cached_statistics(fid, every, cache / f"{data}-all.npz", data)),
+            "inception_fid_held_out": (f"{data}, the {len(held_out)} held out",
+                                       cached_statistics(fid, held_out,
+                                                         cache / f"{data}-held-out.npz", data)),
+        }  # fmt: skip
+    raise SystemExit(f"{data} has no held-out images of its own: pass --real <its images>")
 
 
 def inception_fid(generated: np.ndarray, reference: dict[str, np.ndarray], fid=None) -> float:
     """FID of generated images ``[n, C, S, S]`` (0..1) against reference statistics."""
     fid = fid or helper()
-    fid.ref_stat_dict = reference
-    fid.eval_stat_dict = statistics(fid, generated, "Inception, generated")
+    return fid_of(statistics(fid, generated, "Inception, generated"), reference, fid)
+
+
+def fid_of(generated: dict[str, np.ndarray], reference: dict[str, np.ndarray], fid=None) -> float:
+    """FID between two sets of statistics."""
+    fid = fid or helper()
+    fid.ref_stat_dict, fid.eval_stat_dict = reference, generated
     return float(fid.compute_fid_score())
 
 
-def measure(folder: Path, card: dict, n: int = 5000, real: Path | None = None) -> dict:
-    """Inception FID of ``n`` images from an exported generator against the real set."""
-    if real is None and card["dataset"]["data"] != "fashion-mnist":
-        raise SystemExit(f"{folder} was not trained on Fashion-MNIST: pass --real <its images>")
+def measure(folder: Path, card: dict, n: int = SAMPLES, real: Path | None = None) -> dict:
+    """Inception FID of ``n`` images from an exported generator against each real set."""
     fid = helper()
     image = card["image"]
-    reference = real_statistics(fid, real, image["size"], image["channels"])
-    score = inception_fid(generate(folder, n), reference, fid)
-    against = str(real) if real else "fashion-mnist test (10,000)"
-    return {"inception_fid": score, "inception_fid_samples": n, "inception_fid_real": against}
+    sets = references(fid, card["dataset"]["data"], real, image["size"], image["channels"])
+    generated = statistics(fid, generate(folder, n), "Inception, generated")
+    scores = {"inception_fid_samples": n}
+    for name, (against, reference) in sets.items():
+        scores |= {name: fid_of(generated, reference, fid), f"{name}_real": against}
+    return scores
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="an exported gan or vae folder")
-    parser.add_argument("--n", type=int, default=5000, help="generated images")
-    parser.add_argument("--real", type=Path, help="real images; default Fashion-MNIST test")
+    parser.add_argument("--n", type=int, default=SAMPLES, help="generated images")
+    parser.add_argument(
+        "--real", type=Path, help="real images; default: the held-out set of the model's data"
+    )
 
 
 def run(args: argparse.Namespace, command: str) -> None:

@@ -23,13 +23,14 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from service.latents import from_seed, path  # noqa: E402
-from training.data.fashion import load_fashion  # noqa: E402
+from training.data import image_sets  # noqa: E402
+from training.data.image_sets import FASHION  # noqa: E402
 from training.engine import Engine  # noqa: E402
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
 from training.launch import Launch  # noqa: E402
 from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
-from training.tasks.generative import FASHION, Config, encoder, fit, sampler, training_images  # noqa: E402
+from training.tasks.generative import Config, encoder, fit, sampler, training_images  # noqa: E402
 
 LATENTS = {"vae": (32, 64, 128), "gan": (64, 128, 256)}
 STEPS = 10  # images in an interpolation row
@@ -45,11 +46,12 @@ def base_configs(vae_epochs: int, gan_epochs: int, **data) -> dict[str, Config]:
 
 
 def held_out_pair(config: Config) -> torch.Tensor:
-    """The two real images a VAE row runs between: Fashion-MNIST test images 0 and 1 (a boot and
-    a pullover), or the first two of the user's images (they have no held-out split)."""
-    if config.data == FASHION:
-        return torch.from_numpy(load_fashion("test")[0][:2, None]).float() / 255
-    return training_images(replace(config, limit=2))
+    """The two real images a VAE row runs between: the first two held out (Fashion-MNIST test: a
+    boot and a pullover), or the first two of the user's images (they have no held-out split)."""
+    held_out = image_sets.held_out_pixels(config.data)
+    if held_out is None:
+        return training_images(replace(config, limit=2))
+    return torch.from_numpy(held_out[:2]).permute(0, 3, 1, 2).float() / 255
 
 
 def run_one(job: tuple[Config, Path, Path, int | None], engine: Engine) -> dict:

@@ -24,12 +24,12 @@ from torch import nn  # noqa: E402
 from torch.utils.data import TensorDataset  # noqa: E402
 
 from service.png import tile  # noqa: E402
-from training.data.fashion import load_fashion  # noqa: E402
-from training.data.image_folders import load_images  # noqa: E402
+from training.data import image_sets  # noqa: E402
 from training.devices import device_of  # noqa: E402
 from training.engine import Engine  # noqa: E402
 from training.export import export_onnx, onnx_record, parity, training_record, write_card  # noqa: E402
 from training.launch import Launch, launch_for  # noqa: E402
+from training.models.diff_augment import POLICIES, diff_augment, parse  # noqa: E402
 from training.models.flow import PriorEncoder, Sampler  # noqa: E402
 from training.models.generators import (  # noqa: E402
     ConvVAE,
@@ -49,15 +49,13 @@ from training.runtime import (  # noqa: E402
 from training.task import Task, Update, moving_average  # noqa: E402
 from training.tasks.latent_prior import fit_latent_prior  # noqa: E402
 
-FASHION = "fashion-mnist"
-
 
 @dataclass
 class Config:
     """Everything that determines a run; stored whole in the checkpoint and the model card."""
 
     model: str = "vae"  # or "gan"
-    data: str = FASHION  # or a folder, zip or .npy of images (see training.data.image_folders)
+    data: str = image_sets.FASHION  # or emoji-faces, or a folder, zip or .npy of images
     size: int = 28
     channels: int = 1
     limit: int | None = None  # the first N images (the study used 20,000 CelebA faces)
@@ -68,6 +66,8 @@ class Config:
     lr: float = 1e-3
     beta: float = 1.0
     ema: float = 0.999  # GAN: the generator sampled and exported is this moving average (0: off)
+    diffaugment: str = ""  # GAN: what the discriminator sees everything through, e.g. "color,
+    # translation,cutout" (training.models.diff_augment; for small image sets)
     prior_epochs: int = 0  # VAE: epochs of a flow fitted to its latents (0: sample N(0, I) as is)
     seed: int = 0
     grid: int = 64  # samples per epoch's grid, from the same latents every epoch
@@ -77,12 +77,8 @@ class Config:
 
 
 def training_pixels(config: Config) -> np.ndarray:
-    """uint8 ``[n, size, size, channels]``: Fashion-MNIST train, or the user's images."""
-    if config.data == FASHION:
-        if (config.size, config.channels) != (28, 1):
-            raise ValueError("Fashion-MNIST is 28x28 with 1 channel")
-        return load_fashion("train")[0][: config.limit, :, :, None]
-    return load_images(Path(config.data), config.size, config.channels, config.limit)
+    """uint8 ``[n, size, size, channels]``: see :mod:`training.data.image_sets`."""
+    return image_sets.train_pixels(config.data, config.size, config.channels, config.limit)
 
 
 def training_images(config: Config) -> torch.Tensor:
@@ -190,7 +186,8 @@ class VAETask(ImageTask):
 class GANTask(ImageTask):
     """Non-saturating DCGAN, both networks under Adam (0.5, 0.999), and with ``ema`` a moving
     average of the generator's weights and BatchNorm statistics, which smooths the step-to-step
-    wobble of adversarial training out of the samples."""
+    wobble of adversarial training out of the samples; with ``diffaugment`` the discriminator
+    judges real and generated images alike through random augmentations (for small sets)."""
 
     def build(self) -> dict[str, nn.Module]:
         c = self.settings
@@ -208,7 +205,11 @@ class GANTask(ImageTask):
 
     def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
         real = as_float(batch[0])
-        generator, discriminator = nets["generator"], nets["discriminator"]
+        generator, policy = nets["generator"], self.settings.diffaugment
+
+        def discriminator(images: torch.Tensor) -> torch.Tensor:
+            return nets["discriminator"](diff_augment(images, policy))
+
         fake = generator(torch.randn(len(real), self.settings.latent, device=real.device))
         d_loss = discriminator_loss(discriminator(real), discriminator(fake.detach()))
         d_value = update("discriminator", d_loss)
@@ -274,7 +275,7 @@ def export_generator(
         "latent": config.latent,
         "latent_from_seed": LATENT_FROM_SEED,
         "image": {"size": config.size, "channels": config.channels, "range": "0..1"},
-        "dataset": {"data": config.data, "limit": config.limit},
+        "dataset": image_sets.card(config.data, config.limit),
         "training": training_record(command, config.to_dict(), seconds, history, engine),
         "metrics": {"onnx_parity_max_abs_diff": parity(decoder, out / "model.onnx", {"z": z})},
     }
@@ -295,14 +296,31 @@ def export_encoder(models: dict[str, torch.nn.Module], config: Config, path: Pat
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=["vae", "gan"], default=Config.model)
-    parser.add_argument("--data", default=Config.data, help="fashion-mnist, or a folder/zip/.npy")
+    parser.add_argument(
+        "--data",
+        default=Config.data,
+        help="fashion-mnist, emoji-faces (or another emoji subset: "
+        "training.data.emoji.SUBSETS), or a folder/zip/.npy of your images",
+    )
     add_config_flags(parser, Config, "size", "channels", "limit", "latent", "filters", "epochs",
                      "batch_size", "prior_epochs", "seed", "lr", "beta", "ema")  # fmt: skip
+    parser.add_argument(
+        "--diffaugment", type=policy, default=Config.diffaugment,
+        help=f"GAN: augmentations the discriminator sees every image through, of {POLICIES}",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, help="the run's folder; default: runs/<model>")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--export", type=Path, help="also write the generator to this folder")
     parser.add_argument("--dry-run", action="store_true", help="at most 2 epochs of 2 batches")
     add_runtime_flags(parser)
+
+
+def policy(text: str) -> str:
+    """A --diffaugment value, checked when the command line is read."""
+    try:
+        return ",".join(parse(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def run(args: argparse.Namespace, command: str) -> None:
