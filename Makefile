@@ -22,9 +22,11 @@ serve: $(VENV)/.serve
 lint: $(VENV)/.dev
 	$(PY) -m ruff check service training tests bench
 
-# The demo page test drives Debian's chromium (tests/test_demo_page.py). Install it when it is
-# missing and we are root (CI, fresh machines); anyone else gets that test skipped with the reason.
+# The demo page test drives Debian's chromium (tests/test_demo_page.py), the proxy test Debian's
+# nginx (tests/test_nginx.py). Install them when missing and we are root (CI, fresh machines);
+# anyone else gets those tests skipped with the reason.
 test: lint
-	test -x /usr/bin/chromium || [ "$$(id -u)" != 0 ] || (apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+	test -x /usr/bin/chromium -a -x /usr/sbin/nginx || [ "$$(id -u)" != 0 ] || \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends chromium nginx-light)
 	$(PY) -m pytest

@@ -11,15 +11,19 @@ from contextlib import ExitStack
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from service.logs import log_config
-from service.settings import Settings
+from service.settings import Settings, settings_error
 
 APP = "service.main:create_app"
 
 
 def main() -> None:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise SystemExit(f"genseq: {settings_error(error)}") from None
     with ExitStack() as stack:
         if settings.workers > 1:
             metrics_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="genseq-metrics-"))

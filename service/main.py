@@ -20,7 +20,10 @@ from service.timeouts import RequestTimeoutMiddleware
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load every model before serving; a bad card stops the start with a message naming it."""
     context: AppContext = app.state.context
-    context.registry.load(context.settings.models_dir, context.settings.ort_intra_op_threads)
+    settings = context.settings
+    context.registry.load(
+        settings.models_dir, settings.ort_intra_op_threads, settings.ort_providers
+    )
     context.batchers.clear()  # a batcher belongs to the event loop of one run of the app
     # Everything loaded so far lives as long as the app: keep it out of the garbage collector's
     # full passes, which otherwise stall the event loop now and then while they walk it all (p99
@@ -40,6 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Generative and sequence models, trained in PyTorch, served with onnxruntime.",
         version="0.1.0",
         lifespan=lifespan,
+        # Operation ids are the endpoint functions' names (solve_text, sample, ...): what
+        # generated clients name their methods, instead of FastAPI's solve_text_solve_text_post.
+        generate_unique_id_function=lambda route: route.name,
     )
     settings = settings or Settings()
     context = AppContext.create(settings)

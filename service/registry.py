@@ -127,6 +127,9 @@ TASK_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
+CPU = ("CPUExecutionProvider",)
+
+
 def session_options(intra_op_threads: int) -> ort.SessionOptions:
     """Options for every session: full graph optimisation (LSTMs are 3-5x slower without)."""
     options = ort.SessionOptions()
@@ -142,7 +145,9 @@ class Registry:
         self._models: dict[str, LoadedModel] = {}
         self.ready = False
 
-    def load(self, models_dir: Path, intra_op_threads: int) -> None:
+    def load(
+        self, models_dir: Path, intra_op_threads: int, providers: tuple[str, ...] = CPU
+    ) -> None:
         """Load, check and warm up every model folder; raise CardError on the first bad one."""
         if not models_dir.is_dir():
             raise CardError(models_dir, "models directory does not exist")
@@ -150,7 +155,7 @@ class Registry:
         if not folders:
             raise CardError(models_dir, "no model folders (<name>/card.json) found")
         options = session_options(intra_op_threads)
-        self._models = {folder.name: load_model(folder, options) for folder in folders}
+        self._models = {folder.name: load_model(folder, options, providers) for folder in folders}
         self.ready = True
 
     def close(self) -> None:
@@ -177,7 +182,9 @@ class Registry:
         return candidates[name]
 
 
-def load_model(folder: Path, options: ort.SessionOptions) -> LoadedModel:
+def load_model(
+    folder: Path, options: ort.SessionOptions, providers: tuple[str, ...] = CPU
+) -> LoadedModel:
     """Read the card, check it against the ONNX file, create the session and warm it up."""
     try:
         card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
@@ -185,17 +192,21 @@ def load_model(folder: Path, options: ort.SessionOptions) -> LoadedModel:
         if missing:
             raise ValueError(f"card.json lacks {', '.join(missing)}")
         _expect("card name", card["name"], folder.name)
-        session = _open_session(folder, card, options)
+        session = _open_session(folder, card, options, providers)
         if card["task"] in TASK_CHECKS:
             TASK_CHECKS[card["task"]](card)
-        encoder = _open_session(folder, card["encoder"], options) if "encoder" in card else None
+        encoder = (
+            _open_session(folder, card["encoder"], options, providers)
+            if "encoder" in card
+            else None
+        )
     except Exception as exc:  # onnxruntime's errors derive from Exception alone; name the folder
         raise CardError(folder, str(exc)) from exc
     return LoadedModel(card["name"], card["task"], card, session, encoder)
 
 
 def _open_session(
-    folder: Path, spec: dict[str, Any], options: ort.SessionOptions
+    folder: Path, spec: dict[str, Any], options: ort.SessionOptions, providers: tuple[str, ...]
 ) -> ort.InferenceSession:
     """The session of the ONNX file ``spec`` describes (its onnx, sha256, inputs, outputs),
     checked against the file and warmed up."""
@@ -203,7 +214,7 @@ def _open_session(
     with onnx_path.open("rb") as file:
         digest = hashlib.file_digest(file, "sha256").hexdigest()
     _expect(f"sha256 of {spec['onnx']}", digest, spec["sha256"])
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(onnx_path), options, providers=list(providers))
     _check_tensors("inputs", spec["inputs"], session.get_inputs())
     _check_tensors("outputs", spec["outputs"], session.get_outputs())
     _warm_up(session, spec)

@@ -2,10 +2,11 @@
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import onnxruntime as ort
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The repository's `exported/` folder, found from this file so the default works from any cwd.
 REPO_EXPORTED = Path(__file__).resolve().parent.parent / "exported"
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     # (0.24 ms vs 0.45 ms) and at batch 4096 (255 ms vs 350 ms). One thread per session also
     # leaves the other core to concurrent requests instead of one request spinning on both.
     ort_intra_op_threads: int = Field(default=1, ge=0)
+    # onnxruntime execution providers in order of preference, comma-separated, each one that the
+    # installed onnxruntime has ("CUDA" for CUDAExecutionProvider: pip install onnxruntime-gpu).
+    ort_providers: Annotated[tuple[str, ...], NoDecode] = ("CPUExecutionProvider",)
     # Serving. Each worker is a process with its own copy of every model.
     workers: int = Field(default=1, ge=1)
     # A request whose response has not started by then gets a 504; see service/timeouts.py.
@@ -48,8 +52,33 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     log_json: bool = True  # one JSON object a line; false gives plain text lines for a terminal
 
+    @field_validator("ort_providers", mode="before")
+    @classmethod
+    def _available_providers(cls, value: object) -> object:
+        """Full names from a comma-separated list, each one this onnxruntime has."""
+        if not isinstance(value, str):
+            return value
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        names = [n if n.endswith("ExecutionProvider") else f"{n}ExecutionProvider" for n in names]
+        available = ort.get_available_providers()
+        missing = [n for n in names if n not in available]
+        if not names or missing:
+            raise ValueError(
+                f"{', '.join(missing) or 'no provider'} not available in this onnxruntime; "
+                f"it has {', '.join(available)}"
+            )
+        return tuple(names)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower_case(cls, value: object) -> object:
         """Accept INFO as well as info: both spellings are common in environment files."""
         return value.lower() if isinstance(value, str) else value
+
+
+def settings_error(error: ValidationError) -> str:
+    """A bad setting as one line naming its variable, for a start that cannot go on."""
+    return "; ".join(
+        f"GENSEQ_{'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+        for e in error.errors()
+    )

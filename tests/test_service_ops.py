@@ -4,19 +4,16 @@ and `python -m service` with several workers."""
 import hashlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from live_server import fetch, serving
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import registry as registry_module
@@ -91,6 +88,27 @@ def test_openapi_documents_every_path_and_string_errors(client: TestClient) -> N
     )
 
 
+OPERATIONS = {  # what generated clients name their methods
+    ("get", "/health"): "health",
+    ("get", "/ready"): "ready",
+    ("get", "/models"): "list_models",
+    ("get", "/metrics"): "metrics",
+    ("post", "/solve/text"): "solve_text",
+    ("post", "/solve/image"): "solve_image",
+    ("get", "/render"): "render",
+    ("get", "/sample"): "sample",
+    ("get", "/interpolate"): "interpolate",
+    ("post", "/interpolate"): "interpolate_images",
+}
+
+
+def test_every_operation_has_a_short_id(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    found = {(method, path): op["operationId"]
+             for path, ops in spec["paths"].items() for method, op in ops.items()}  # fmt: skip
+    assert found == OPERATIONS
+
+
 def test_metrics_label_requests_by_route_template(client: TestClient) -> None:
     client.post("/solve/text", json={"query": "1+1"})
     client.post("/solve/text", json={"query": "x"})
@@ -103,24 +121,6 @@ def test_metrics_label_requests_by_route_template(client: TestClient) -> None:
     assert 'genseq_inference_seconds_count{model="text2text"}' in text
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def fetch(url: str, body: dict | None = None) -> tuple[int, bytes]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""  # not listening yet
-
-
 def json_lines(log: Path) -> list[dict]:
     """Every line the server logged, each of which must be a JSON object."""
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
@@ -131,21 +131,9 @@ def test_two_workers_count_every_request_in_metrics_and_log_json(
 ) -> None:
     """A real `python -m service` with GENSEQ_WORKERS=2: whichever worker answered, /metrics
     counts every request, and every line on stderr is JSON."""
-    base = f"http://127.0.0.1:{free_port()}"
-    env = {**os.environ, "GENSEQ_WORKERS": "2", "GENSEQ_PORT": base.rsplit(":", 1)[1]}
-    env.update(GENSEQ_HOST="127.0.0.1", GENSEQ_MODELS_DIR=str(models_copy))
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "service"], env=env, stdout=out, stderr=out,
-            start_new_session=True,  # its own process group: the workers go with it
-        )  # fmt: skip
-    try:
+    with serving(log, workers="2", models_dir=str(models_copy)) as base:
         deadline = time.monotonic() + 60
-        while fetch(f"{base}/ready")[0] != 200:
-            assert time.monotonic() < deadline and server.poll() is None, log.read_text()
-            time.sleep(0.2)
         sent, pids = 0, set()
         urls, bodies = [f"{base}/solve/text"] * 20, [{"query": "81+24"}] * 20
         with ThreadPoolExecutor(4) as pool:  # concurrent connections reach both workers
@@ -170,13 +158,23 @@ def test_two_workers_count_every_request_in_metrics_and_log_json(
         assert 1 <= samples[("genseq_inference_seconds_count", None, "text2text")] <= sent
         assert samples[("genseq_batched_queries_sum", None, "text2text")] == sent
         assert samples[("genseq_http_requests_in_flight", None, None)] == 1  # this scrape
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
     lines = json_lines(log)
     assert sum(line.get("path") == "/solve/text" for line in lines) == sent
     assert any(line["message"].startswith("Started server process") for line in lines)
+
+
+def test_providers_are_full_names_in_order(models_copy: Path) -> None:
+    settings = Settings(models_dir=models_copy, ort_providers="CPU")
+    assert settings.ort_providers == ("CPUExecutionProvider",)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/ready").status_code == 200
+
+
+def test_a_provider_this_onnxruntime_lacks_stops_the_start_in_one_line() -> None:
+    env = {**os.environ, "GENSEQ_ORT_PROVIDERS": "CUDA,CPU"}
+    done = subprocess.run([sys.executable, "-m", "service"], env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genseq: GENSEQ_ORT_PROVIDERS:"), done.stderr
+    assert "CUDAExecutionProvider not available" in lines[0] and "CPUExecutionProvider" in lines[0]

@@ -131,4 +131,9 @@ def test_unknown_model_is_404(client: TestClient, strips) -> None:
 
 def test_documented_in_openapi(client: TestClient) -> None:
     body = client.get("/openapi.json").json()["paths"]["/solve/image"]["post"]["requestBody"]
-    assert set(body["content"]) == {"multipart/form-data", "image/png", "image/jpeg"}
+    assert set(body["content"]) == {
+        "multipart/form-data",
+        "image/png",
+        "image/jpeg",
+        "application/octet-stream",
+    }

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
+from service import caching
 from service.api.deps import ContextDep
 from service.api.uploads import image_body, read_image_fields
 from service.images import ImageError, read_picture
@@ -27,6 +28,7 @@ PNG = {
     200: {"content": {"image/png": {}}, "description": "a PNG"},
     **error_responses(404, 422, 503),
 }
+CACHED_PNG = {**PNG, **caching.RESPONSES}
 Seed = Annotated[int, Query(ge=0, le=2**32 - 1, description="draws the latent vector(s)")]
 Scale = Annotated[int, Query(ge=1, le=8, description="integer enlargement of the PNG")]
 ModelName = Annotated[
@@ -36,8 +38,9 @@ Steps = Annotated[int, Query(ge=2, le=64, description="images in the strip")]
 Method = Annotated[Literal["linear", "slerp"], Query(description="the path")]
 
 
-@router.get("/sample", response_class=Response, responses=PNG)
+@router.get("/sample", response_class=Response, responses=CACHED_PNG)
 async def sample(
+    request: Request,
     ctx: ContextDep,
     model: ModelName = None,
     n: Annotated[int, Query(ge=1, le=256, description="images in the grid")] = 16,
@@ -46,12 +49,17 @@ async def sample(
 ) -> Response:
     """A PNG grid of `n` images from latents drawn with `seed`, ceil(sqrt(n)) per row."""
     chosen = ctx.registry.get(TASKS, model)
+    tag = caching.etag(chosen, "/sample", n=n, seed=seed, scale=scale)
+    if caching.holds(request, tag):
+        return caching.not_modified(tag)
     z = from_seed(seed, n, chosen.card["latent"])
-    return await ctx.slots.run(grid, chosen, z, math.ceil(math.sqrt(n)), scale, ctx.metrics)
+    png = await ctx.slots.run(grid, chosen, z, math.ceil(math.sqrt(n)), scale, ctx.metrics)
+    return Response(png, media_type="image/png", headers=caching.headers(tag))
 
 
-@router.get("/interpolate", response_class=Response, responses=PNG)
+@router.get("/interpolate", response_class=Response, responses=CACHED_PNG)
 async def interpolate(
+    request: Request,
     ctx: ContextDep,
     model: ModelName = None,
     steps: Steps = 8,
@@ -62,10 +70,14 @@ async def interpolate(
 ) -> Response:
     """A PNG strip of `steps` images along the path between the latents of `seed_a` and `seed_b`."""
     chosen = ctx.registry.get(TASKS, model)
+    params = {"steps": steps, "seed_a": seed_a, "seed_b": seed_b, "method": method, "scale": scale}
+    tag = caching.etag(chosen, "/interpolate", **params)
+    if caching.holds(request, tag):
+        return caching.not_modified(tag)
     latent = chosen.card["latent"]
     a, b = from_seed(seed_a, 1, latent)[0], from_seed(seed_b, 1, latent)[0]
-    z = path(a, b, steps, method)
-    return await ctx.slots.run(grid, chosen, z, steps, scale, ctx.metrics)
+    png = await ctx.slots.run(grid, chosen, path(a, b, steps, method), steps, scale, ctx.metrics)
+    return Response(png, media_type="image/png", headers=caching.headers(tag))
 
 
 @router.post(
@@ -98,12 +110,12 @@ async def interpolate_images(
     uploads = await read_image_fields(request, ("a", "b"))
     max_side, metrics = ctx.settings.max_image_side, ctx.metrics
 
-    def encode_and_decode() -> Response:
+    def encode_and_decode() -> bytes:
         a, b = encode(chosen, [uploads["a"], uploads["b"]], max_side, metrics)
         return grid(chosen, path(a, b, steps, method), steps, scale, metrics)
 
     # Decoding and inference are CPU work: in an inference slot, off the event loop (one hop).
-    return await ctx.slots.run(encode_and_decode)
+    return Response(await ctx.slots.run(encode_and_decode), media_type="image/png")
 
 
 def encode(
@@ -123,10 +135,8 @@ def encode(
         return chosen.run_encoder(["mean"], {"images": np.stack(pictures)})[0]
 
 
-def grid(
-    chosen: LoadedModel, z: np.ndarray, columns: int, scale: int, metrics: Metrics
-) -> Response:
+def grid(chosen: LoadedModel, z: np.ndarray, columns: int, scale: int, metrics: Metrics) -> bytes:
     """The PNG of the images decoded from the latents ``z``, ``columns`` per row: a slot's work."""
     with metrics.time_inference(chosen.name):
         images = chosen.run({"z": z})[0]
-    return Response(to_png(tile(images, columns), scale), media_type="image/png")
+    return to_png(tile(images, columns), scale)

@@ -4,8 +4,9 @@ import base64
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
+from service import caching
 from service.api.deps import ContextDep
 from service.arithmetic import ALLOWED, QueryError, TextCodec, parse_query
 from service.latents import from_seed
@@ -24,11 +25,14 @@ MAX_SCALE = 8
     "/render",
     responses={
         200: {"content": {"image/png": {}}, "description": "the PNG, or JSON with format=json"},
+        **caching.RESPONSES,
         **error_responses(404, 422, 503),
     },
     response_model=RenderResponse,
 )
 async def render(
+    request: Request,
+    response: Response,
     ctx: ContextDep,
     query: Annotated[str, Query(description="'A+B' or 'A-B', 0 <= A, B <= 99, e.g. 89+56")],
     seed: Annotated[int, Query(ge=0, le=MAX_SEED, description="picks the handwriting")] = 0,
@@ -47,6 +51,9 @@ async def render(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"query parameter query: {exc.problem}; {ALLOWED}",
         ) from None
+    tag = caching.etag(chosen, "/render", query=canonical, seed=seed, scale=scale, format=format)
+    if caching.holds(request, tag):
+        return caching.not_modified(tag)
     codec = TextCodec.from_card(chosen.card)
     feeds = {
         "query": codec.encode([canonical]),
@@ -54,7 +61,8 @@ async def render(
     }
     image, cells, png = await ctx.slots.run(draw, chosen, feeds, scale, ctx.metrics)
     if format == "png":
-        return Response(png, media_type="image/png")
+        return Response(png, media_type="image/png", headers=caching.headers(tag))
+    response.headers.update(caching.headers(tag))
     symbols = chosen.card["cell_symbols"]
     return RenderResponse(
         query=canonical,

@@ -12,6 +12,9 @@ from service.api.deps import media_type
 from service.images import MEDIA_TYPES
 
 MULTIPART = "multipart/form-data"
+# A raw body may also be bytes of unstated type: what clients generated from /openapi.json send.
+# Whatever the label, only a PNG or JPEG decodes (service.images).
+RAW_TYPES = (*MEDIA_TYPES, "application/octet-stream")
 _IMAGE = {"type": "string", "format": "binary"}
 
 
@@ -21,13 +24,13 @@ def image_body(fields: tuple[str, ...], raw_body: bool = False) -> dict:
     form = {"type": "object", "properties": dict.fromkeys(fields, _IMAGE), "required": list(fields)}
     content = {MULTIPART: {"schema": form}}
     if raw_body:
-        content |= {kind: {"schema": _IMAGE} for kind in MEDIA_TYPES}
+        content |= {kind: {"schema": _IMAGE} for kind in RAW_TYPES}
     return {"requestBody": {"required": True, "content": content}}
 
 
 async def read_image_upload(request: Request, field: str) -> bytes:
     """The image in multipart field ``field``, or the whole body if it is sent as an image type."""
-    if media_type(request) in MEDIA_TYPES:
+    if media_type(request) in RAW_TYPES:
         return await request.body()
     return (await read_image_fields(request, (field,), raw_body=True))[field]
 
@@ -43,7 +46,7 @@ async def read_image_fields(
         names = " and ".join(repr(f) for f in fields)
         how = f"send the image(s) as multipart/form-data field(s) {names}"
         if raw_body:
-            how += f", or as the raw body with Content-Type {' or '.join(MEDIA_TYPES)}"
+            how += f", or as the raw body with Content-Type {' or '.join(RAW_TYPES)}"
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{what} is not supported; {how}"
         )
