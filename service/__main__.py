@@ -40,7 +40,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "port": settings.port,
         "workers": settings.workers,
         "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
-        "access_log": False,  # service.access_log writes one line per request, with its id
+        "access_log": False,  # service.middleware writes one line per request, with its id
     }
 
 

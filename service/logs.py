@@ -1,7 +1,7 @@
 """Logging set-up: uvicorn's lines and the service's own, one JSON object a line (or plain text).
 
 `python -m service` hands `log_config` to uvicorn, which applies it in every worker process. A
-line written while a request is served carries its id (`request_id`, set by the access log).
+line written while a request is served carries its id (`request_id`, set by service.middleware).
 """
 
 import json

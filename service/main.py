@@ -6,14 +6,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.access_log import AccessLogMiddleware
 from service.api import routers
-from service.body_limit import BodySizeLimitMiddleware
 from service.context import AppContext
 from service.errors import install_error_handlers
-from service.metrics import MetricsMiddleware
+from service.middleware import RequestMiddleware
 from service.settings import Settings
-from service.timeouts import RequestTimeoutMiddleware
 
 
 @asynccontextmanager
@@ -50,12 +47,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     context = AppContext.create(settings)
     app.state.context = context
-    # Added last = outermost. The access log and metrics see every response, including the 413s
-    # and the timeout's 504s; the timeout covers reading the body too (a slow upload).
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds)
-    app.add_middleware(MetricsMiddleware, metrics=context.metrics)
-    app.add_middleware(AccessLogMiddleware)
+    # The access line and metrics see every response, the 413s and the timeout's 504s included;
+    # the timeout covers reading the body too (a slow upload).
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=context.metrics,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.request_timeout_seconds,
+    )
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)

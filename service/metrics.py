@@ -12,7 +12,6 @@ variable, so `service.__main__` sets it before the workers start.
 """
 
 import os
-import time
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -24,12 +23,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from service.response_watch import ResponseWatch
 
 MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # read at import, as the client does
 UNMATCHED = "<unmatched>"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # others: OTHER
 # Small JSON requests take about a millisecond here; default buckets start at 5 ms.
 REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 INFERENCE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
@@ -39,6 +36,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         labels = ["method", "route", "status"]
         self.requests = Counter(
             "genseq_http_requests", "HTTP requests served.", labels, registry=self.registry
@@ -71,6 +69,18 @@ class Metrics:
             registry=self.registry,
         )
 
+    def observe(self, method: str, route: str, code: int, seconds: float) -> None:
+        """Count and time one request. Label children are made once per (method, route, status)
+        and kept: looking them up by label values costs more than the update itself."""
+        key = (method if method in METHODS else "OTHER", route, code)
+        children = self._children.get(key)
+        if children is None:
+            labels = (key[0], route, str(code))
+            children = self.requests.labels(*labels), self.latency.labels(*labels)
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
     def time_inference(self, model: str) -> AbstractContextManager[Any]:
         return self.inference.labels(model=model).time()
 
@@ -88,32 +98,3 @@ class Metrics:
         """At shutdown: drop this process's in-flight gauge from the sum over the workers."""
         if MULTIPROCESS_DIR is not None:
             multiprocess.mark_process_dead(os.getpid(), MULTIPROCESS_DIR)
-
-
-class MetricsMiddleware:
-    """Pure ASGI: counts and times each HTTP request under the route the router matched."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-
-        def record(status: int) -> None:
-            # Starlette's router stores the matched route in the (shared) scope.
-            route = getattr(scope.get("route"), "path", UNMATCHED)
-            labels = (scope["method"], route, str(status))
-            self.metrics.requests.labels(*labels).inc()
-            self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
-
-        watch = ResponseWatch(send, record)
-        self.metrics.in_flight.inc()
-        try:
-            await self.app(scope, receive, watch.send)
-        finally:
-            watch.complete()
-            self.metrics.in_flight.dec()

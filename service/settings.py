@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     ort_providers: Annotated[tuple[str, ...], NoDecode] = ("CPUExecutionProvider",)
     # Serving. Each worker is a process with its own copy of every model.
     workers: int = Field(default=1, ge=1)
-    # A request whose response has not started by then gets a 504; see service/timeouts.py.
+    # A request whose response has not started by then gets a 504; see service/middleware.py.
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     # Requests doing their CPU work (decoding, model runs, PNG encoding) at once per worker, all
     # models together; the others wait in arrival order (service/slots.py). With one intra-op

@@ -5,7 +5,8 @@ import pytest
 from fastapi import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
-from service.body_limit import BodySizeLimitMiddleware
+from service.metrics import Metrics
+from service.middleware import RequestMiddleware
 
 
 async def read_whole_body(scope: Scope, receive: Receive, send: Send) -> None:
@@ -25,8 +26,9 @@ def run(headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> None:
     async def send(message: Message) -> None:
         raise AssertionError("the test app sends nothing")
 
-    middleware = BodySizeLimitMiddleware(read_whole_body, max_bytes=10)
-    anyio.run(middleware, {"type": "http", "headers": headers}, receive, send)
+    middleware = RequestMiddleware(read_whole_body, Metrics(), max_bytes=10, timeout=30)
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
+    anyio.run(middleware, scope, receive, send)
 
 
 def test_chunks_under_the_limit_pass() -> None:

@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from service.main import create_app
+from service.metrics import Metrics
+from service.middleware import RequestMiddleware
 from service.settings import Settings
-from service.timeouts import RequestTimeoutMiddleware
 
 QUERY = {"query": "81+24"}
 
@@ -109,7 +110,10 @@ def run_middleware(
 
     async def main() -> None:
         with anyio.fail_after(5):
-            await RequestTimeoutMiddleware(app, seconds)({"type": "http"}, receive, send)
+            middleware = RequestMiddleware(app, Metrics(), max_bytes=1024, timeout=seconds)
+            await middleware(
+                {"type": "http", "method": "GET", "path": "/", "headers": []}, receive, send
+            )
 
     anyio.run(main)
     return sent

@@ -2,7 +2,7 @@
 
 Only the transport is handled here (media types, the multipart form); what the bytes hold is
 checked by :mod:`service.images`. The body size limit applies while the body streams in
-(:mod:`service.body_limit`), so an oversized upload is a 413 before it is read whole.
+(:mod:`service.middleware`), so an oversized upload is a 413 before it is read whole.
 """
 
 from fastapi import HTTPException, Request, status

@@ -26,12 +26,16 @@ from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noq
 from training.tasks.image2text import DRY_RUN_STRIPS, Config, fit  # noqa: E402
 
 RUNS = {
-    "study: flattened cells + LSTM": Config(arch="study-flat", weight_decay=0.0, model={}),
-    "study: conv + LSTM": Config(arch="study-convlstm", weight_decay=0.0, model={}),
-    "classify then compute": Config(arch="cell-classifier", model={}),
+    "study: flattened cells + LSTM": Config(
+        arch="study-flat", weight_decay=0.0, model={}, solver_epochs=0
+    ),
+    "study: conv + LSTM": Config(
+        arch="study-convlstm", weight_decay=0.0, model={}, solver_epochs=0
+    ),
+    "classify then compute": Config(arch="cell-classifier", model={}, solver_epochs=0),
     "ours": Config(),
     "ours, no augmentation": Config(augment=False, variants=()),
-    "ours, solver on CNN features": Config(model={"from_symbols": False}),
+    "ours, solver on CNN features": Config(model={"from_symbols": False}, solver_epochs=0),
 }
 STUDY = "about 0.55 on validation data after 200 epochs"
 
