@@ -56,3 +56,13 @@ def test_batch_sizes_runs_each_model_on_the_batch_it_names() -> None:
         model = load_model(REPO / "exported" / name, session_options(1))
         assert model.run(batch_sizes.rows(model, 3))[0].shape[0] == 3
         assert batch_sizes.cpu_ms(model, batch_sizes.rows(model, 2), seconds=0.01) > 0
+
+
+def test_profile_summary_counts_own_and_total_samples() -> None:
+    from bench.profile import summarise
+
+    stacks = "thread 1;main (a.py:1);work (a.py:5) 3\nthread 1;main (a.py:1) 1\nnot a stack\n"
+    table = summarise(stacks)
+    assert table.startswith("4 samples")
+    assert "| 75.0 | 75.0 | work (a.py:5) |" in table
+    assert "| 25.0 | 100.0 | main (a.py:1) |" in table
