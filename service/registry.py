@@ -60,6 +60,7 @@ class LoadedModel:
     card: dict[str, Any]
     session: ort.InferenceSession
     encoder: ort.InferenceSession | None = None  # a VAE's images-to-latents graph, if exported
+    codec: TextCodec | None = None  # a text model's symbol table, built once at load
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return self.session.run(None, feeds)
@@ -68,6 +69,9 @@ class LoadedModel:
         if self.encoder is None:
             raise ValueError(f"model {self.name!r} has no encoder")
         return self.encoder.run(outputs, feeds)
+
+
+TEXT_TASKS = ("text2text", "text2image")  # models that read queries as symbols
 
 
 # Task-specific card checks beyond the generic ones; each raises ValueError.
@@ -202,7 +206,8 @@ def load_model(
         )
     except Exception as exc:  # onnxruntime's errors derive from Exception alone; name the folder
         raise CardError(folder, str(exc)) from exc
-    return LoadedModel(card["name"], card["task"], card, session, encoder)
+    codec = TextCodec.from_card(card) if card["task"] in TEXT_TASKS else None
+    return LoadedModel(card["name"], card["task"], card, session, encoder, codec)
 
 
 def _open_session(

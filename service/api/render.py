@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from service import caching
 from service.api.deps import ContextDep
-from service.arithmetic import ALLOWED, QueryError, TextCodec, parse_query
+from service.arithmetic import ALLOWED, QueryError, parse_query
 from service.latents import from_seed
 from service.metrics import Metrics
 from service.png import to_png
@@ -54,7 +54,7 @@ async def render(
     tag = caching.etag(chosen, "/render", query=canonical, seed=seed, scale=scale, format=format)
     if caching.holds(request, tag):
         return caching.not_modified(tag)
-    codec = TextCodec.from_card(chosen.card)
+    codec = chosen.codec
     feeds = {
         "query": codec.encode([canonical]),
         "style": from_seed(seed, 1, chosen.card["style"]["latent"]),

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from service.api.deps import ContextDep, require_json
 from service.arithmetic import ALLOWED, QueryError, TextCodec, parse_query
@@ -34,19 +34,22 @@ ModelName = Annotated[
     responses=error_responses(400, 404, 413, 415, 422, 503),
     dependencies=[Depends(require_json)],
 )
-async def solve_text(
-    body: SolveTextRequest, ctx: ContextDep, model: ModelName = None
-) -> SolveTextResponse | SolveTextBatchResponse:
+async def solve_text(body: SolveTextRequest, ctx: ContextDep, model: ModelName = None) -> Response:
     """Answer `{"query": ...}` with one answer, or `{"queries": [...]}` with answers in order."""
     chosen = ctx.registry.get("text2text", model)
-    codec = TextCodec.from_card(chosen.card)
+    codec = chosen.codec
     if body.query is None:  # up to max_batch queries: parsed, encoded and run in a slot's thread
-        return await ctx.slots.run(solve_batch, body, chosen, codec, ctx.settings, ctx.metrics)
-    # One query parses in microseconds on the event loop, then joins the other single queries
-    # waiting for the model's next run (service/batching.py), which runs off the event loop.
-    queries = canonical_queries(body.located(), ctx.settings.max_query_chars)
-    probs = await batcher(ctx, chosen)(codec.encode(queries))
-    return SolveTextResponse(query=queries[0], answer=codec.decode(probs)[0], model=chosen.name)
+        answer = await ctx.slots.run(solve_batch, body, chosen, codec, ctx.settings, ctx.metrics)
+    else:
+        # One query parses in microseconds on the event loop, then joins the other single
+        # queries waiting for the model's next run (service/batching.py), off the event loop.
+        queries = canonical_queries(body.located(), ctx.settings.max_query_chars)
+        probs = await batcher(ctx, chosen)(codec.encode(queries))
+        answer = SolveTextResponse(
+            query=queries[0], answer=codec.decode(probs)[0], model=chosen.name
+        )
+    # Serialised here, once: returned as a model, it would be validated again against the Union.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def solve_batch(
