@@ -1,7 +1,7 @@
 """`python -m bench`: the load benchmark, every endpoint against the three baselines, in one run.
 
     .venv/bin/python -m bench                 # 10 s per cell, a 60 s soak: about 11 minutes
-    .venv/bin/python -m bench --soak 300      # the run in README's Benchmarks section (15 min)
+    .venv/bin/python -m bench --soak 300      # the run in docs/benchmarks.md (20 min)
     .venv/bin/python -m bench --quick         # about a minute: 1 s per cell, a 5 s soak
 
 The load generator is Debian's wrk where installed (`apt-get install wrk`), else a Python client

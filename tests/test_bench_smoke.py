@@ -1,6 +1,6 @@
 """The load benchmark's machinery end to end on a tiny budget: one endpoint, c=1 and 8, every
 baseline started and stopped. It checks that numbers come out and that no server is left running;
-nothing about speed (the machine is shared; README's Benchmarks section has a full run). Also the
+nothing about speed (the machine is shared; docs/benchmarks.md has a full run). Also the
 batch-size measurement, on a tiny budget."""
 
 import json
