@@ -33,8 +33,8 @@ def fetch(url: str, body: dict | None = None) -> tuple[int, bytes]:
 
 
 @contextmanager
-def serving(log: Path, **settings: str) -> Iterator[str]:
-    """The server's base URL once `/ready` answers 200; ``settings`` are
+def serving(log: Path, **settings: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server's base URL and process once `/ready` answers 200; ``settings`` are
     `GENSEQ_*` values (``workers="2"``). Stopped with SIGTERM, or killed if it hangs."""
     base = f"http://127.0.0.1:{free_port()}"
     env = {**os.environ, "GENSEQ_HOST": "127.0.0.1", "GENSEQ_PORT": base.rsplit(":", 1)[1]}
@@ -50,7 +50,7 @@ def serving(log: Path, **settings: str) -> Iterator[str]:
         while fetch(f"{base}/ready")[0] != 200:
             assert time.monotonic() < deadline and server.poll() is None, log.read_text()
             time.sleep(0.2)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         try:

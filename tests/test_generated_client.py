@@ -60,7 +60,7 @@ def test_the_client_solves_and_reads_a_raw_strip(generated, tmp_path):
     types = importlib.import_module("genseq_client.types")
     strip = draw(["81+24"], "test", np.random.default_rng(0), ("right",), "left").pixels[0]
     png = strip_variants.upload(strip.numpy(), "clean", np.random.default_rng(0))
-    with serving(tmp_path / "server.log") as base:
+    with serving(tmp_path / "server.log") as (base, _):
         client = client_module.Client(base_url=base)
         answer = solve_text.sync(client=client, body=models.SolveTextRequest(query="81+24"))
         assert answer.answer == "105"

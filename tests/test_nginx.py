@@ -5,13 +5,19 @@ The compose stack resolves its replicas by DNS (`server genseq:8000 resolve`, wh
 nginx 1.22 does not know); here the upstream is the one local server, everything else as shipped.
 """
 
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,11 +31,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def local_config(upstream: str, port: int, folder: Path) -> Path:
-    """The shipped server config with a fixed upstream, a local port, and files under folder."""
+def local_config(upstreams: list[str], port: int, folder: Path) -> Path:
+    """The shipped config with fixed upstreams, a local port, and its files under ``folder``."""
     conf = (DOCKER / "nginx.conf").read_text()
     conf = re.sub(r"^resolver .*$", "", conf, flags=re.M)
-    conf = re.sub(r"server genseq:8000 resolve;", f"server {upstream};", conf)
+    servers = "\n    ".join(f"server {upstream};" for upstream in upstreams)
+    conf = re.sub(r"server genseq:8000 resolve;", servers, conf)
     conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
     conf = conf.replace("/var/cache/nginx/genseq", str(folder / "cache"))
     conf = conf.replace("/var/log/nginx/access.log", str(folder / "access.log"))
@@ -58,27 +65,33 @@ def get(url: str, **headers: str) -> tuple[int, dict[str, list[str]], bytes]:
     return status, found, body
 
 
+@contextmanager
+def nginx_before(upstreams: list[str], folder: Path) -> Iterator[str]:
+    """A real nginx with the shipped config in front of ``upstreams``: its base URL."""
+    port = free_port()
+    config = local_config(upstreams, port, folder)
+    check = subprocess.run([NGINX, "-t", "-c", config], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    nginx = subprocess.Popen([NGINX, "-c", config], stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(50):
+            try:
+                get(f"{url}/health")
+                break
+            except OSError:  # not listening yet
+                time.sleep(0.1)
+        yield url
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory):
     folder = tmp_path_factory.mktemp("nginx")
-    with serving(folder / "service.log") as base:
-        port = free_port()
-        config = local_config(base.removeprefix("http://"), port, folder)
-        check = subprocess.run([NGINX, "-t", "-c", config], capture_output=True, text=True)
-        assert check.returncode == 0, check.stderr
-        nginx = subprocess.Popen([NGINX, "-c", config], stderr=subprocess.PIPE)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            for _ in range(50):
-                try:
-                    get(f"{url}/health")
-                    break
-                except OSError:  # not listening yet
-                    time.sleep(0.1)
-            yield url, folder
-        finally:
-            nginx.terminate()
-            nginx.wait(timeout=10)
+    with serving(folder / "service.log") as (base, _), nginx_before([base[7:]], folder) as url:
+        yield url, folder
 
 
 def test_a_repeated_image_request_is_answered_by_the_cache(proxy):
@@ -110,3 +123,39 @@ def test_other_requests_pass_through_uncached(proxy):
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.read() == b'{"query":"0+0","answer":"0","model":"text2text"}'
         assert response.headers.get("X-Cache-Status") is None
+
+
+def test_a_replica_killed_under_load_fails_no_request(tmp_path):
+    """Two replicas; one is SIGKILLed while 4 clients send 2,000 queries: nginx sends the
+    requests it had in flight on it again, to the other (proxy_next_upstream non_idempotent)."""
+    with (
+        serving(tmp_path / "a.log") as (a, _),
+        serving(tmp_path / "b.log") as (b, doomed),
+        nginx_before([a[7:], b[7:]], tmp_path) as url,
+    ):
+        statuses: list[int] = []
+        lock = threading.Lock()
+
+        def client(turns: int) -> None:
+            for i in range(turns):
+                body = json.dumps({"query": f"{i % 100}+{i % 7}"}).encode()
+                request = urllib.request.Request(
+                    f"{url}/solve/text", body, {"Content-Type": "application/json"}
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        status = response.status
+                except urllib.error.HTTPError as error:
+                    status = error.code
+                with lock:
+                    statuses.append(status)
+
+        threads = [threading.Thread(target=client, args=(500,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        while len(statuses) < 400:
+            time.sleep(0.01)
+        os.killpg(doomed.pid, signal.SIGKILL)
+        for thread in threads:
+            thread.join()
+    assert len(statuses) == 2000 and set(statuses) == {200}, Counter(statuses)

@@ -132,7 +132,7 @@ def test_two_workers_count_every_request_in_metrics_and_log_json(
     """A real `python -m service` with GENSEQ_WORKERS=2: whichever worker answered, /metrics
     counts every request, and every line on stderr is JSON."""
     log = tmp_path / "server.log"
-    with serving(log, workers="2", models_dir=str(models_copy)) as base:
+    with serving(log, workers="2", models_dir=str(models_copy)) as (base, _):
         deadline = time.monotonic() + 60
         sent, pids = 0, set()
         urls, bodies = [f"{base}/solve/text"] * 20, [{"query": "81+24"}] * 20
