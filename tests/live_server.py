@@ -33,10 +33,12 @@ def fetch(url: str, body: dict | None = None) -> tuple[int, bytes]:
 
 
 @contextmanager
-def serving(log: Path, **settings: str) -> Iterator[tuple[str, subprocess.Popen]]:
+def serving(
+    log: Path, port: int | None = None, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """The server's base URL and process once `/ready` answers 200; ``settings`` are
     `GENSEQ_*` values (``workers="2"``). Stopped with SIGTERM, or killed if it hangs."""
-    base = f"http://127.0.0.1:{free_port()}"
+    base = f"http://127.0.0.1:{port or free_port()}"
     env = {**os.environ, "GENSEQ_HOST": "127.0.0.1", "GENSEQ_PORT": base.rsplit(":", 1)[1]}
     env |= {f"GENSEQ_{name.upper()}": value for name, value in settings.items()}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from live_server import free_port, serving
+from live_server import fetch, free_port, serving
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -125,9 +125,11 @@ def test_other_requests_pass_through_uncached(proxy):
         assert response.headers.get("X-Cache-Status") is None
 
 
-def test_a_replica_killed_under_load_fails_no_request(tmp_path):
-    """Two replicas; one is SIGKILLed while 4 clients send 2,000 queries: nginx sends the
-    requests it had in flight on it again, to the other (proxy_next_upstream non_idempotent)."""
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_replica_stopped_under_load_fails_no_request(tmp_path, stop):
+    """Two replicas; one is killed (or stopped gracefully) while 4 clients send 2,000 queries:
+    nginx sends what it had in flight on it again, to the other (proxy_next_upstream
+    non_idempotent), and /ready through nginx stays 200 with one replica left."""
     with (
         serving(tmp_path / "a.log") as (a, _),
         serving(tmp_path / "b.log") as (b, doomed),
@@ -155,7 +157,30 @@ def test_a_replica_killed_under_load_fails_no_request(tmp_path):
             thread.start()
         while len(statuses) < 400:
             time.sleep(0.01)
-        os.killpg(doomed.pid, signal.SIGKILL)
+        os.killpg(doomed.pid, stop)
         for thread in threads:
             thread.join()
+        doomed.wait(timeout=20)
+        assert [get(f"{url}/ready")[0] for _ in range(4)] == [200] * 4
     assert len(statuses) == 2000 and set(statuses) == {200}, Counter(statuses)
+
+
+def test_a_restarted_replica_rejoins(tmp_path):
+    """A replica killed, then started again at its address: nginx sends it requests again once
+    its failure has timed out, and no request fails meanwhile."""
+    with (
+        serving(tmp_path / "a.log") as (a, _),
+        serving(tmp_path / "b.log") as (b, doomed),
+        nginx_before([a[7:], b[7:]], tmp_path) as url,
+    ):
+        os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait(timeout=20)
+        statuses = [fetch(f"{url}/solve/text", {"query": "1+2"})[0] for _ in range(20)]
+        port = int(b.rsplit(":", 1)[1])
+        with serving(tmp_path / "b-again.log", port=port):
+            deadline = time.monotonic() + 40  # nginx's fail_timeout (10 s) and then some
+            while "/solve/text" not in (tmp_path / "b-again.log").read_text():
+                assert time.monotonic() < deadline, "the restarted replica got no request"
+                statuses.append(fetch(f"{url}/solve/text", {"query": "1+2"})[0])
+                time.sleep(0.05)
+    assert set(statuses) == {200}, Counter(statuses)
