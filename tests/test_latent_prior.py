@@ -52,7 +52,7 @@ def test_a_vae_run_with_a_latent_prior_samples_and_encodes_through_it(tmp_path):
 
 def test_the_export_chains_both_stages_and_the_service_loads_it(tmp_path):
     from service.registry import load_model, session_options
-    from training.tasks.generative import export_generator
+    from training.tasks.generative_export import export_generator
 
     faces = tmp_path / "faces.npy"
     np.save(faces, np.random.default_rng(1).integers(0, 256, (32, 28, 28, 1), dtype=np.uint8))

@@ -4,7 +4,8 @@ latents after every epoch, loss curves, TensorBoard, checkpoints with resume, fi
 A run writes into its folder: ``samples/epoch_NNN.png``, ``losses.json`` and ``losses.png``,
 ``checkpoint.pt`` (weights and optimiser states, loaded back with ``weights_only=True``) and
 ``tensorboard/``. A VAE may then get a flow fitted to its latents (``--prior-epochs``, see
-:mod:`training.models.flow`), trained by the same engine. ``--export`` writes the generator.
+:mod:`training.models.flow`), trained by the same engine. ``--export`` writes the generator
+(:mod:`training.tasks.generative_export`).
 """
 
 import argparse
@@ -26,8 +27,6 @@ from torch.utils.data import TensorDataset  # noqa: E402
 from service.png import tile  # noqa: E402
 from training.data import image_sets  # noqa: E402
 from training.devices import device_of  # noqa: E402
-from training.engine import Engine  # noqa: E402
-from training.export import export_onnx, onnx_record, parity, training_record, write_card  # noqa: E402
 from training.launch import Launch, launch_for  # noqa: E402
 from training.models.diff_augment import POLICIES, diff_augment, parse  # noqa: E402
 from training.models.flow import PriorEncoder, Sampler  # noqa: E402
@@ -247,53 +246,6 @@ def fit(config: Config, launch: Launch) -> tuple[dict[str, nn.Module], list[dict
     return models, history
 
 
-LATENT_FROM_SEED = "numpy.random.default_rng(seed).standard_normal((n, latent), dtype=float32)"
-
-
-def export_generator(
-    models: dict[str, torch.nn.Module],
-    config: Config,
-    history: list[dict],
-    seconds: float,
-    out: Path,
-    command: str,
-    engine: Engine,
-) -> dict:
-    """Write ``out/model.onnx`` (latents to images) and its card."""
-    decoder = sampler(models).eval()
-    kind = "Decoder of a convolutional VAE" if config.model == "vae" else "DCGAN generator"
-    if "prior" in models:
-        kind += ", after a flow fitted to its latents"
-    z = np.random.default_rng(0).standard_normal((4, config.latent), dtype=np.float32)
-    export_onnx(decoder, {"z": torch.from_numpy(z)}, out / "model.onnx", ["images"])
-    card = {
-        "task": config.model,
-        "description": (
-            f"{kind}: latent vectors to {config.size}x{config.size} images, "
-            f"{config.channels} channel(s)."
-        ),
-        "latent": config.latent,
-        "latent_from_seed": LATENT_FROM_SEED,
-        "image": {"size": config.size, "channels": config.channels, "range": "0..1"},
-        "dataset": image_sets.card(config.data, config.limit),
-        "training": training_record(command, config.to_dict(), seconds, history, engine),
-        "metrics": {"onnx_parity_max_abs_diff": parity(decoder, out / "model.onnx", {"z": z})},
-    }
-    if config.model == "vae":
-        card["encoder"] = export_encoder(models, config, out / "encoder.onnx")
-        card["metrics"]["encoder_onnx_parity_max_abs_diff"] = card["encoder"].pop("parity")
-    return write_card(out, card)
-
-
-def export_encoder(models: dict[str, torch.nn.Module], config: Config, path: Path) -> dict:
-    """Write ``encoder.onnx``; its card record, with the parity measured on random images."""
-    network = encoder(models)
-    shape = (4, config.channels, config.size, config.size)
-    images = np.random.default_rng(0).random(shape, dtype=np.float32)
-    export_onnx(network, {"images": torch.from_numpy(images)}, path, ["mean", "log_var"])
-    return {**onnx_record(path), "parity": parity(network, path, {"images": images})}
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=["vae", "gan"], default=Config.model)
     parser.add_argument(
@@ -339,5 +291,7 @@ def run(args: argparse.Namespace, command: str) -> None:
         if args.export:
             # Training time is the sum of the epochs' times, so a resumed run counts every leg.
             seconds = sum(h.get("seconds", 0.0) + h.get("prior_seconds", 0.0) for h in history)
+            from training.tasks.generative_export import export_generator  # it imports this module
+
             export_generator(models, config, history, seconds, args.export, command, engine)
             print(f"exported {args.export}")

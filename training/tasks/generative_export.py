@@ -1,0 +1,58 @@
+"""Exporting a trained VAE or DCGAN: the network that turns latents into images as ONNX, and (a
+VAE's) the encoder beside it, with the model card the service reads."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.data import image_sets
+from training.engine import Engine
+from training.export import export_onnx, onnx_record, parity, training_record, write_card
+from training.tasks.generative import Config, encoder, sampler
+
+LATENT_FROM_SEED = "numpy.random.default_rng(seed).standard_normal((n, latent), dtype=float32)"
+
+
+def export_generator(
+    models: dict[str, torch.nn.Module],
+    config: Config,
+    history: list[dict],
+    seconds: float,
+    out: Path,
+    command: str,
+    engine: Engine,
+) -> dict:
+    """Write ``out/model.onnx`` (latents to images) and its card."""
+    decoder = sampler(models).eval()
+    kind = "Decoder of a convolutional VAE" if config.model == "vae" else "DCGAN generator"
+    if "prior" in models:
+        kind += ", after a flow fitted to its latents"
+    z = np.random.default_rng(0).standard_normal((4, config.latent), dtype=np.float32)
+    export_onnx(decoder, {"z": torch.from_numpy(z)}, out / "model.onnx", ["images"])
+    card = {
+        "task": config.model,
+        "description": (
+            f"{kind}: latent vectors to {config.size}x{config.size} images, "
+            f"{config.channels} channel(s)."
+        ),
+        "latent": config.latent,
+        "latent_from_seed": LATENT_FROM_SEED,
+        "image": {"size": config.size, "channels": config.channels, "range": "0..1"},
+        "dataset": image_sets.card(config.data, config.limit),
+        "training": training_record(command, config.to_dict(), seconds, history, engine),
+        "metrics": {"onnx_parity_max_abs_diff": parity(decoder, out / "model.onnx", {"z": z})},
+    }
+    if config.model == "vae":
+        card["encoder"] = export_encoder(models, config, out / "encoder.onnx")
+        card["metrics"]["encoder_onnx_parity_max_abs_diff"] = card["encoder"].pop("parity")
+    return write_card(out, card)
+
+
+def export_encoder(models: dict[str, torch.nn.Module], config: Config, path: Path) -> dict:
+    """Write ``encoder.onnx``; its card record, with the parity measured on random images."""
+    network = encoder(models)
+    shape = (4, config.channels, config.size, config.size)
+    images = np.random.default_rng(0).random(shape, dtype=np.float32)
+    export_onnx(network, {"images": torch.from_numpy(images)}, path, ["mean", "log_var"])
+    return {**onnx_record(path), "parity": parity(network, path, {"images": images})}
