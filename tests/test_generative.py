@@ -99,3 +99,10 @@ def test_the_study_command_writes_its_report(faces, tmp_path):
             assert (tmp_path / "generative_study" / f"{run}-{kind}.png").is_file()
     row = np.asarray(Image.open(tmp_path / "generative_study" / "vae-64-interpolation.png"))
     assert row.shape == (32, 10 * 32, 3)
+    checkpoints = sorted((tmp_path / "runs").glob("*/checkpoint.pt"))
+    assert len(checkpoints) == 6
+    written = [c.stat().st_mtime_ns for c in checkpoints]
+    main(["generative-study", *args, "--dry-run", "--out", str(tmp_path), "--resume"])
+    assert [c.stat().st_mtime_ns for c in checkpoints] == written  # kept results, not retrained
+    again = (tmp_path / "generative_study.md").read_text()
+    assert again.replace(" --resume", "") == report

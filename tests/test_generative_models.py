@@ -47,3 +47,21 @@ def test_the_studys_defaults_and_unsupported_sizes():
     assert base_and_steps(28) == (7, 2) and base_and_steps(64) == (4, 4)
     with pytest.raises(ValueError, match="28, 32, 64"):
         ConvVAE(size=48)
+
+
+def test_the_gaussian_likelihood_is_the_optimal_sigma_nll():
+    """sigma-VAE: per image, D/2 (log mse + 1) with the batch's mse as the variance, + KL."""
+    from training.models.generators import kl_divergence
+
+    model = ConvVAE(28, 1, latent=4, filters=8)
+    images = torch.rand(6, 1, 28, 28)
+    torch.manual_seed(3)
+    loss = vae_loss(model, images, beta=0.5, likelihood="gaussian")
+    torch.manual_seed(3)
+    recon, mean, log_var = model(images)
+    mse = ((recon - images) ** 2).mean()
+    expected = 0.5 * 784 * (mse.log() + 1) + 0.5 * kl_divergence(mean, log_var) / 6
+    assert torch.allclose(loss, expected, rtol=1e-5)
+    torch.manual_seed(3)
+    bernoulli = vae_loss(model, images, beta=0.5)
+    assert not torch.allclose(loss, bernoulli)

@@ -275,10 +275,10 @@ class Engine:
 
     def load(self, task: Task, optimizers, scalers, path: Path) -> list[dict]:
         saved = torch.load(path, map_location=self.device, weights_only=True)
-        same = {**saved["config"], "epochs": task.epochs} == {
-            **task.config(),
-            "epochs": task.epochs,
-        }
+        # A setting added to the config since the checkpoint was written is taken as today's:
+        # the code that wrote it had no such choice.
+        now = {**task.config(), "epochs": task.epochs}
+        same = {**now, **saved["config"], "epochs": task.epochs} == now
         if saved.get("task") != task.name or not same:
             raise ValueError(
                 f"{path} was trained with another config ({saved.get('task')}: "

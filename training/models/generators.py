@@ -1,7 +1,8 @@
 """The study's image generators, for any square size of 28, 32 or 64 and 1 or 3 channels.
 
 - :class:`ConvVAE`: strided convs to a mean and log-variance of ``z``, the reparameterisation trick,
-  and transposed convs back; trained with BCE reconstruction + ``beta`` x KL (:func:`vae_loss`).
+  and transposed convs back; trained with BCE (or Gaussian) reconstruction + ``beta`` x KL
+  (:func:`vae_loss`).
 - :class:`Generator` / :class:`Discriminator`: a DCGAN, transposed convs from ``z`` up to the
   image, strided convs down to one logit; the study's 128 filters by default.
 
@@ -113,11 +114,26 @@ def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     return -0.5 * (1 + log_var - mean**2 - log_var.exp()).sum()
 
 
-def vae_loss(model: ConvVAE, images: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-    """BCE reconstruction summed over pixels plus ``beta`` x KL to N(0, I), per image."""
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def vae_loss(
+    model: ConvVAE, images: torch.Tensor, beta: float = 1.0, likelihood: str = "bernoulli"
+) -> torch.Tensor:
+    """Negative log-likelihood of the images plus ``beta`` x KL to N(0, I), per image.
+
+    ``bernoulli``: BCE summed over pixels (the study's). ``gaussian``: a Gaussian decoder whose
+    one shared variance is set to its optimum, the batch's mean squared error (sigma-VAE,
+    Rybkin et al. 2021; the learned gamma of two-stage VAEs, Dai and Wipf 2019), so the weight
+    of reconstruction against KL is learnt rather than tuned by ``beta``: sharper samples.
+    """
     recon, mean, log_var = model(images)
-    bce = F.binary_cross_entropy(recon, images, reduction="sum")
-    return (bce + beta * kl_divergence(mean, log_var)) / len(images)
+    if likelihood == "gaussian":
+        mse = F.mse_loss(recon, images).clamp_min(1e-6)  # floor: sigma >= 1e-3, no collapse
+        nll = 0.5 * images[0].numel() * (mse.log() + 1) * len(images)  # up to a constant
+    else:
+        nll = F.binary_cross_entropy(recon, images, reduction="sum")
+    return (nll + beta * kl_divergence(mean, log_var)) / len(images)
 
 
 class Generator(Decoder):

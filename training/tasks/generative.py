@@ -31,6 +31,7 @@ from training.launch import Launch, launch_for  # noqa: E402
 from training.models.diff_augment import POLICIES, diff_augment, parse  # noqa: E402
 from training.models.flow import PriorEncoder, Sampler  # noqa: E402
 from training.models.generators import (  # noqa: E402
+    LIKELIHOODS,
     ConvVAE,
     Discriminator,
     Generator,
@@ -64,6 +65,7 @@ class Config:
     batch_size: int = 64
     lr: float = 1e-3
     beta: float = 1.0
+    likelihood: str = "bernoulli"  # VAE: or "gaussian" (its variance learnt, see vae_loss)
     ema: float = 0.999  # GAN: the generator sampled and exported is this moving average (0: off)
     diffaugment: str = ""  # GAN: what the discriminator sees everything through, e.g. "color,
     # translation,cutout" (training.models.diff_augment; for small image sets)
@@ -168,7 +170,7 @@ class ImageTask(Task):
 
 
 class VAETask(ImageTask):
-    """BCE reconstruction + ``beta`` x KL, Adam at a constant learning rate."""
+    """Reconstruction (``likelihood``) + ``beta`` x KL, Adam at a constant learning rate."""
 
     def build(self) -> dict[str, nn.Module]:
         c = self.settings
@@ -179,7 +181,8 @@ class VAETask(ImageTask):
 
     def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
         images = as_float(batch[0])
-        return {"loss": update("vae", vae_loss(nets["vae"], images, self.settings.beta))}
+        c = self.settings
+        return {"loss": update("vae", vae_loss(nets["vae"], images, c.beta, c.likelihood))}
 
 
 class GANTask(ImageTask):
@@ -256,6 +259,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_config_flags(parser, Config, "size", "channels", "limit", "latent", "filters", "epochs",
                      "batch_size", "prior_epochs", "seed", "lr", "beta", "ema")  # fmt: skip
+    parser.add_argument("--likelihood", choices=LIKELIHOODS, default=Config.likelihood,
+                        help="VAE: the decoder's; gaussian learns its variance")  # fmt: skip
     parser.add_argument(
         "--diffaugment", type=policy, default=Config.diffaugment,
         help=f"GAN: augmentations the discriminator sees every image through, of {POLICIES}",
