@@ -106,3 +106,22 @@ def test_the_study_command_writes_its_report(faces, tmp_path):
     assert [c.stat().st_mtime_ns for c in checkpoints] == written  # kept results, not retrained
     again = (tmp_path / "generative_study.md").read_text()
     assert again.replace(" --resume", "") == report
+
+
+def test_the_moving_average_warms_up_then_keeps_its_decay():
+    """After n updates of a parameter from 0 to 1 each step, the average is 1 - prod(rates)."""
+    from training.task import moving_average
+
+    layer = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.zero_()
+    average = moving_average(layer, decay=0.9)
+    average.update_parameters(layer)  # the first update copies
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    kept = 1.0
+    for n in range(1, 40):
+        average.update_parameters(layer)
+        kept *= min(0.9, (1 + n) / (10 + n))
+    assert average.module.weight.item() == pytest.approx(1 - kept, rel=1e-5)
+    assert kept < 0.9**39 * 2 ** -1  # warm-up: less of the start than a fixed 0.9 would keep

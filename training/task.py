@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import Dataset
 
 Update = Callable[[str, torch.Tensor], float]
@@ -128,8 +128,18 @@ class OneModelTask(Task):
 
 def moving_average(module: nn.Module, decay: float) -> AveragedModel:
     """An exponential moving average of ``module``'s weights and buffers (BatchNorm statistics
-    too), updated by ``update_parameters(module)`` after each step; ``.module`` is the network."""
-    return AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    too), updated by ``update_parameters(module)`` after each step; ``.module`` is the network.
+
+    The decay warms up as ``(1 + n) / (10 + n)`` after ``n`` updates until it reaches ``decay``
+    (as TensorFlow's ``ExponentialMovingAverage(num_updates=)``): at a fixed 0.999 the average of
+    a 2,000-step run still holds 0.999^2000 = 14 % of the random initial weights.
+    """
+
+    def blend(average: torch.Tensor, current: torch.Tensor, updates: torch.Tensor) -> torch.Tensor:
+        rate = ((1 + updates) / (10 + updates)).clamp(max=decay)
+        return average + (current - average) * (1 - rate)
+
+    return AveragedModel(module, avg_fn=blend, use_buffers=True)
 
 
 def held_out_scores(history: list[dict]) -> dict[str, float]:
