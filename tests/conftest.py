@@ -53,3 +53,18 @@ def edit_card() -> CardEditor:
         (folder / "card.json").write_text(json.dumps(card))
 
     return edit
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--containers",
+        action="store_true",
+        help="also run tests/containers: build and run the images (make test-containers)",
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/containers takes minutes and a container engine: only with --containers."""
+    if collection_path.name == "containers" and not config.getoption("--containers"):
+        return True
+    return None

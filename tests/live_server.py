@@ -6,10 +6,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,3 +61,39 @@ def serving(
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def statuses_under_load(
+    url: str, during: Callable[[], None], clients: int = 4, turns: int = 500, after: int = 400
+) -> list[int]:
+    """The status of each of ``clients`` x ``turns`` queries to ``url``/solve/text, sent by
+    ``clients`` threads at once; ``during()`` runs once ``after`` of them have answered (the
+    fault to inject). 0 stands for a request that got no HTTP answer at all."""
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        for i in range(turns):
+            body = json.dumps({"query": f"{i % 100}+{i % 7}"}).encode()
+            request = urllib.request.Request(
+                f"{url}/solve/text", body, {"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    status = response.status
+            except urllib.error.HTTPError as error:
+                status = error.code
+            except OSError:
+                status = 0
+            with lock:
+                statuses.append(status)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    while len(statuses) < after and any(t.is_alive() for t in threads):
+        time.sleep(0.01)
+    during()
+    for thread in threads:
+        thread.join()
+    return statuses

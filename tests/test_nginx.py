@@ -5,13 +5,11 @@ The compose stack resolves its replicas by DNS (`server genseq:8000 resolve`, wh
 nginx 1.22 does not know); here the upstream is the one local server, everything else as shipped.
 """
 
-import json
 import os
 import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from live_server import fetch, free_port, serving
+from live_server import fetch, free_port, serving, statuses_under_load
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -135,31 +133,7 @@ def test_a_replica_stopped_under_load_fails_no_request(tmp_path, stop):
         serving(tmp_path / "b.log") as (b, doomed),
         nginx_before([a[7:], b[7:]], tmp_path) as url,
     ):
-        statuses: list[int] = []
-        lock = threading.Lock()
-
-        def client(turns: int) -> None:
-            for i in range(turns):
-                body = json.dumps({"query": f"{i % 100}+{i % 7}"}).encode()
-                request = urllib.request.Request(
-                    f"{url}/solve/text", body, {"Content-Type": "application/json"}
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=30) as response:
-                        status = response.status
-                except urllib.error.HTTPError as error:
-                    status = error.code
-                with lock:
-                    statuses.append(status)
-
-        threads = [threading.Thread(target=client, args=(500,)) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        while len(statuses) < 400:
-            time.sleep(0.01)
-        os.killpg(doomed.pid, stop)
-        for thread in threads:
-            thread.join()
+        statuses = statuses_under_load(url, lambda: os.killpg(doomed.pid, stop))
         doomed.wait(timeout=20)
         assert [get(f"{url}/ready")[0] for _ in range(4)] == [200] * 4
     assert len(statuses) == 2000 and set(statuses) == {200}, Counter(statuses)

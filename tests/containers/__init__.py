@@ -1,0 +1,1 @@
+"""The container check: make test-containers (pytest --containers tests/containers)."""
