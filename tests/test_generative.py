@@ -125,3 +125,17 @@ def test_the_moving_average_warms_up_then_keeps_its_decay():
         kept *= min(0.9, (1 + n) / (10 + n))
     assert average.module.weight.item() == pytest.approx(1 - kept, rel=1e-5)
     assert kept < 0.9**39 * 2 ** -1  # warm-up: less of the start than a fixed 0.9 would keep
+
+
+def test_resume_takes_a_setting_newer_than_the_checkpoint_as_todays(faces, tmp_path):
+    """A checkpoint written before a config field existed resumes (the field is today's)."""
+    config = Config(model="vae", data=str(faces), size=32, channels=3, latent=8, filters=8,
+                    epochs=1, batch_size=16)  # fmt: skip
+    run = tmp_path / "run"
+    fit(config, Launch.local(run_dir=run, progress=False, max_batches=2))
+    saved = torch.load(run / "checkpoint.pt", weights_only=True)
+    del saved["config"]["likelihood"]  # as written before --likelihood existed
+    torch.save(saved, run / "checkpoint.pt")
+    longer = Config(**{**config.to_dict(), "epochs": 2})
+    _, history = fit(longer, Launch.local(run_dir=run, resume=True, progress=False, max_batches=2))
+    assert [h["epoch"] for h in history] == [1, 2]
