@@ -31,7 +31,7 @@ def build(podman: Podman, target: str, tag: str) -> str:
     # --format docker keeps the HEALTHCHECK (the OCI format drops it); --pull=never: the bases
     # are the local images.
     podman("build", "--pull=never", "--format", "docker", "-f", str(DOCKER / "Dockerfile"),
-           "--target", target, "-t", tag, str(REPO), timeout=900)  # fmt: skip
+           "--target", target, "-t", tag, str(REPO), timeout=1800)  # fmt: skip
     return tag
 
 
