@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
+from test_shipped_generative import png
 
 from training.data import image_sets
 from training.export import sha256
@@ -57,12 +58,6 @@ def test_samples_are_colour_images_like_the_faces(client, name):
     # Faces on the white ground, neither blank nor washed out: as bright as the real ones, and
     # with at least half their contrast (a VAE's samples are blurred, so lower).
     assert abs(first.mean() - real.mean()) < 0.1 and first.std() > 0.5 * real.std()
-
-
-def png(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def test_vae_reconstructs_held_out_faces_at_the_ends_of_its_strip(client):
