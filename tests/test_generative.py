@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from training.launch import Launch
-from training.tasks.generative import Config, fit, grid, sampler
+from training.tasks.generative import Config, fit, sampler
+from training.tasks.run_pictures import grid
 
 
 @pytest.fixture

@@ -14,23 +14,18 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import TensorDataset
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import TensorDataset  # noqa: E402
-
-from service.png import tile  # noqa: E402
-from training.data import image_sets  # noqa: E402
-from training.devices import device_of  # noqa: E402
-from training.launch import Launch, launch_for  # noqa: E402
-from training.models.diff_augment import POLICIES, diff_augment, parse  # noqa: E402
-from training.models.flow import PriorEncoder, Sampler  # noqa: E402
-from training.models.generators import (  # noqa: E402
+from training.data import image_sets
+from training.devices import device_of
+from training.launch import Launch, launch_for
+from training.models.diff_augment import POLICIES, diff_augment, parse
+from training.models.flow import PriorEncoder, Sampler
+from training.models.generators import (
     LIKELIHOODS,
     ConvVAE,
     Discriminator,
@@ -39,15 +34,16 @@ from training.models.generators import (  # noqa: E402
     generator_loss,
     vae_loss,
 )
-from training.runtime import (  # noqa: E402
+from training.runtime import (
     REPO,
     add_config_flags,
     add_runtime_flags,
     config_from,
     dry_run_folder,
 )
-from training.task import Task, Update, moving_average  # noqa: E402
-from training.tasks.latent_prior import fit_latent_prior  # noqa: E402
+from training.task import Task, Update, moving_average
+from training.tasks.latent_prior import fit_latent_prior
+from training.tasks.run_pictures import grid, plot_losses
 
 
 @dataclass
@@ -120,28 +116,9 @@ def draw_samples(models: dict[str, nn.Module], config: Config) -> torch.Tensor:
         return network(fixed_latents(config).to(device)).cpu()
 
 
-def grid(images: torch.Tensor) -> np.ndarray:
-    """``[n, c, h, w]`` in 0..1 as one uint8 picture, ``ceil(sqrt(n))`` images a row."""
-    pixels = (images.clamp(0, 1) * 255).round().byte().numpy()
-    return tile(pixels, int(np.ceil(np.sqrt(len(images)))))
-
-
 def save_samples(models: dict[str, nn.Module], config: Config, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid(draw_samples(models, config))).save(path)
-
-
-def plot_losses(history: list[dict], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key in history[0]:
-        if key.startswith("loss"):
-            ax.plot([h["epoch"] for h in history], [h[key] for h in history], marker=".", label=key)
-    ax.set(xlabel="epoch", ylabel="training loss (mean per batch)")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 class ImageTask(Task):
