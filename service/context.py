@@ -10,6 +10,7 @@ each, side by side).
 
 from dataclasses import dataclass, field
 
+from service.access_log import AccessLog
 from service.batching import Batcher
 from service.metrics import Metrics
 from service.registry import Registry
@@ -23,6 +24,7 @@ class AppContext:
     registry: Registry
     metrics: Metrics
     slots: InferenceSlots
+    access: AccessLog | None  # None when the log level is above info
     # Per model, made at its first single query; emptied at each start of the app, as a batcher
     # belongs to one event loop.
     batchers: dict[str, Batcher] = field(default_factory=dict)
@@ -31,4 +33,6 @@ class AppContext:
     def create(cls, settings: Settings) -> "AppContext":
         """No models loaded yet: the app's lifespan loads them."""
         slots = InferenceSlots(settings.max_concurrent_inference)
-        return cls(settings, Registry(), Metrics(), slots)
+        logs = settings.log_level in ("info", "debug")
+        access = AccessLog(settings.log_json) if logs else None
+        return cls(settings, Registry(), Metrics(), slots, access)

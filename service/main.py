@@ -31,6 +31,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         context.registry.close()  # /ready answers 503 from here on
         context.metrics.close()
+        if context.access is not None:
+            context.access.flush()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestMiddleware,
         metrics=context.metrics,
+        access=context.access,
         max_bytes=settings.max_body_bytes,
         timeout=settings.request_timeout_seconds,
     )

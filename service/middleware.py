@@ -23,7 +23,6 @@ one wrapper around ``send``.
 
 import asyncio
 import json
-import logging
 import re
 import time
 import uuid
@@ -32,11 +31,11 @@ import anyio
 from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.logs import ACCESS_LOGGER, request_id
+from service.access_log import AccessLog
+from service.logs import request_id
 from service.metrics import UNMATCHED, Metrics
 
 _USABLE_ID = re.compile(rb"[\x21-\x7e]{1,128}")  # visible ASCII, bounded: it is echoed and logged
-logger = logging.getLogger(ACCESS_LOGGER)
 
 
 def choose_request_id(sent: bytes | None) -> str:
@@ -45,9 +44,11 @@ def choose_request_id(sent: bytes | None) -> str:
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_bytes: int, timeout: float) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, access: AccessLog | None, max_bytes: int,
+                 timeout: float) -> None:  # fmt: skip
         self.app = app
         self.metrics = metrics
+        self.access = access
         self.max_bytes = max_bytes
         self.timeout = timeout
 
@@ -135,14 +136,8 @@ class RequestMiddleware:
         """Count and time the request, and write its access line."""
         method = scope["method"]
         self.metrics.observe(method, route or UNMATCHED, code, seconds)
-        if logger.isEnabledFor(logging.INFO):
-            path = route or scope["path"]
-            duration_ms = round(seconds * 1000, 3)
-            logger.info(
-                "%s %s %d %.1f ms request_id=%s", method, path, code, duration_ms, current,
-                extra={"request_id": current, "method": method, "path": path, "status": code,
-                       "duration_ms": duration_ms},
-            )  # fmt: skip
+        if self.access is not None:
+            self.access(method, route or scope["path"], code, seconds, current)
 
     def reject(self, size: int) -> None:
         raise HTTPException(

@@ -125,7 +125,7 @@ def test_the_moving_average_warms_up_then_keeps_its_decay():
         average.update_parameters(layer)
         kept *= min(0.9, (1 + n) / (10 + n))
     assert average.module.weight.item() == pytest.approx(1 - kept, rel=1e-5)
-    assert kept < 0.9**39 * 2 ** -1  # warm-up: less of the start than a fixed 0.9 would keep
+    assert kept < 0.9**39 * 2**-1  # warm-up: less of the start than a fixed 0.9 would keep
 
 
 def test_resume_takes_a_setting_newer_than_the_checkpoint_as_todays(faces, tmp_path):

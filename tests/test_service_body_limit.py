@@ -26,7 +26,7 @@ def run(headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> None:
     async def send(message: Message) -> None:
         raise AssertionError("the test app sends nothing")
 
-    middleware = RequestMiddleware(read_whole_body, Metrics(), max_bytes=10, timeout=30)
+    middleware = RequestMiddleware(read_whole_body, Metrics(), None, max_bytes=10, timeout=30)
     scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
     anyio.run(middleware, scope, receive, send)
 

