@@ -137,9 +137,23 @@ def test_a_tiny_fit_lowers_the_loss():
     assert {f"sent_{v}_answer_exact_match" for v in strip_variants.VARIANTS} <= set(final)
 
 
-def test_onnx_export_of_ours_matches_torch(strips, tmp_path):
+def test_hard_symbols_give_the_solver_the_expression_read_and_pass_gradients_back(strips):
     torch.manual_seed(0)
-    model = Probabilities(StripReader()).eval()
+    model = StripReader(text_model="place-value", hard_symbols=True)
+    x = pixels(strips.pixels[:6])
+    out = model.eval()(x)
+    read = torch.nn.functional.one_hot(out["symbols"].argmax(-1), 13).float()
+    assert torch.allclose(out["answer"], model.solver(read), atol=1e-5)
+    model.train()(x)["answer"].sum().backward()
+    assert model.reader.head.weight.grad.abs().sum() > 0  # straight through to the reader
+    with pytest.raises(ValueError, match="hard_symbols needs from_symbols"):
+        StripReader(from_symbols=False, hard_symbols=True)
+
+
+@pytest.mark.parametrize("options", [{}, {"text_model": "place-value", "hard_symbols": True}])
+def test_onnx_export_of_ours_matches_torch(strips, tmp_path, options):
+    torch.manual_seed(0)
+    model = Probabilities(StripReader(**options)).eval()
     x = pixels(strips.pixels).numpy()
     path = tmp_path / "model.onnx"
     export_onnx(model, {"strip": torch.from_numpy(x[:4])}, path, ["answer", "symbols"])

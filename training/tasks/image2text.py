@@ -71,6 +71,7 @@ class Config:
             "channels": (32, 64, 128),
             "features": 256,
             "text_model": "place-value",
+            "hard_symbols": True,
         }
     )  # twice the cell CNN's default width: digits read wrong were most of the wrong answers
 
