@@ -18,7 +18,7 @@ from pathlib import Path
 from bench import client, raw_ort
 from bench.client import Stats
 from bench.endpoints import ENDPOINTS, Endpoint, build
-from bench.servers import REPO, Server, running
+from bench.servers import REPO, Server, ours, running
 from service.settings import Settings, usable_cores
 
 SOAK_CONCURRENCY = 64
@@ -85,10 +85,10 @@ def run(options: Options, log: Log = print) -> Results:
     feeds = {key: e.feeds(sessions[key][1]) for key, e in chosen.items()}
     with (
         tempfile.TemporaryDirectory(prefix="bench-logs-") as logs,
-        running(["service", "naive", "bare"], Path(logs)) as servers,
+        running(ours("service", "naive", "bare"), Path(logs)) as servers,
     ):
         results.pids = {kind: server.process.pid for kind, server in servers.items()}
-        results.machine["naive_torch_threads"] = servers["naive"].drain()["torch_threads"]
+        results.machine["naive_torch_threads"] = servers["naive"].drain().json()["torch_threads"]
         start_kib = servers["service"].rss_kib()
 
         def measure(kind: str, endpoint: Endpoint, c: int) -> Stats:
