@@ -3,11 +3,12 @@
     .venv/bin/python -m bench                 # 10 s per cell, a 60 s soak: about 11 minutes
     .venv/bin/python -m bench --soak 300      # the run in docs/benchmarks.md (20 min)
     .venv/bin/python -m bench --quick         # about a minute: 1 s per cell, a 5 s soak
+    .venv/bin/python -m bench --peers         # LitServe and BentoML on text and sample too
 
 The load generator is Debian's wrk where installed (`apt-get install wrk`), else a Python client
 that saturates far below the HTTP floor. Prints one line per measurement, then the tables; writes
-bench/results.md and results.json. GENSEQ_* variables configure the service and the baselines
-alike; OMP_NUM_THREADS sets the naive server's torch threads.
+bench/results.md and results.json. GENSEQ_* variables configure the service, the baselines
+and the peers alike; OMP_NUM_THREADS sets the naive server's torch threads.
 """
 
 import argparse
@@ -37,6 +38,9 @@ def parse(argv: list[str]) -> Options:
     add("--endpoints", nargs="+", choices=defaults.endpoints, default=list(defaults.endpoints))
     add("--client", choices=client.engines(), default=defaults.engine, help="load generator")
     add("--out", type=Path, default=defaults.out, help="folder for results.md and results.json")
+    add("--peers", action="store_true",
+        help="also LitServe and BentoML on the endpoints they serve (text, sample), each in its "
+             "own venv under bench/.venvs/, made on first use")  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.soak = 1, 0, 5
@@ -48,6 +52,7 @@ def parse(argv: list[str]) -> Options:
         soak=args.soak,
         engine=args.client,
         out=args.out,
+        peers=args.peers,
         command=shlex.join([*settings_from_environment(), "python", "-m", "bench", *argv]),
     )
 

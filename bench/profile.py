@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import client
 from bench.endpoints import ENDPOINTS, build
-from bench.servers import running
+from bench.servers import ours, running
 
 TOP = 25
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, "python -m bench.profile: py-spy is missing: pip install -e '.[dev]'\n")
     endpoint = build([args.endpoint])[args.endpoint]
     engine = client.engines()[0]
-    with tempfile.TemporaryDirectory() as logs, running(["service"], Path(logs)) as servers:
+    with tempfile.TemporaryDirectory() as logs, running(ours("service"), Path(logs)) as servers:
         server = servers["service"]
         client.load(engine, server.url, [endpoint.request], args.concurrency, 2)  # warm up
         record = [spy, "record", "--pid", str(server.process.pid), "--rate", str(args.rate),

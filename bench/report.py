@@ -9,11 +9,14 @@ c=8 the servers are CPU-bound, so throughput goes as 1 / CPU per request, and a 
 ceiling cannot be met by any service that runs the model once a request on this machine. (A
 service that answers several requests with one run can pass it by the share of a run it saves:
 the service batches single text queries, service/batching.py.)
+
+With --peers, one more table puts each peer (LitServe, BentoML: bench/peers/) beside the service
+on the cells it served, with no goal attached: service / peer for throughput and for CPU.
 """
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -110,7 +113,15 @@ def _memory_goal(results: Results) -> Goal:
 
 
 def markdown(results: Results) -> str:
-    sections = (_header, _floor_table, _service_table, _baseline_table, _soak, _goal_table)
+    sections = (
+        _header,
+        _floor_table,
+        _service_table,
+        _peer_table,
+        _baseline_table,
+        _soak,
+        _goal_table,
+    )
     return "\n\n".join(part for section in sections if (part := section(results))) + "\n"
 
 
@@ -126,7 +137,9 @@ def _header(results: Results) -> str:
         f"inference slots, {m['ort_intra_op_threads']} intra-op thread(s) per session. Naive "
         f"server: {m['naive_torch_threads']} torch thread(s). {packages}."
         + (CLIENT_CAPPED if m["client"] == "python" else "")
-    )
+        + "".join(f" Peer {name}, in its own venv: {', '.join(pins)}."
+                  for name, pins in m.get("peers", {}).items())
+    )  # fmt: skip
 
 
 def _floor_table(results: Results) -> str:
@@ -140,18 +153,25 @@ def _floor_table(results: Results) -> str:
     return "\n".join(lines)
 
 
-def _cell_table(results: Results, columns: list[str], row: Callable[[Cell], list[str]]) -> str:
-    """One row per endpoint and concurrency: its name, c, then ``row(cell)`` under ``columns``."""
+def _cell_table(
+    results: Results, columns: list[str], rows: Iterable[tuple[Cell, list[str]]]
+) -> str:
+    """A row per ``(cell, values)``: the cell's endpoint name, c, then the values under
+    ``columns``."""
     lines = [
         "| " + " | ".join(["endpoint", "c", *columns]) + " |",
         "|---|" + "---:|" * (len(columns) + 1),
         *(
             "| " + " | ".join([results.endpoints[cell.endpoint]["name"], str(cell.concurrency),
-                               *row(cell)]) + " |"
-            for cell in results.cells
+                               *values]) + " |"
+            for cell, values in rows
         ),
     ]  # fmt: skip
     return "\n".join(lines)
+
+
+def _each_cell(results: Results, row: Callable[[Cell], list[str]]) -> list[tuple[Cell, list[str]]]:
+    return [(cell, row(cell)) for cell in results.cells]
 
 
 def _service_table(results: Results) -> str:
@@ -167,7 +187,29 @@ def _service_table(results: Results) -> str:
 
     columns = ["service rps", "p50 / p99 ms", "CPU ms/request", "service / floor",
                "service / raw ORT", "service / naive"]  # fmt: skip
-    return _cell_table(results, columns, row)
+    return _cell_table(results, columns, _each_cell(results, row))
+
+
+def _peer_table(results: Results) -> str:
+    """A row per cell and peer that served it: the peer's numbers, the service's beside them,
+    and service / peer for throughput (above 1: the service serves more) and CPU per request
+    (below 1: the service spends less)."""
+    rows = [
+        (cell, [peer, rate(stats), ms(stats), cpu(stats), rate(cell.service), cpu(cell.service),
+                times(_over(cell.service.rps, stats.rps)),
+                times(_over(cell.service.cpu_ms_per_request, stats.cpu_ms_per_request))])
+        for cell in results.cells
+        for peer, stats in cell.peers.items()
+    ]  # fmt: skip
+    if not rows:
+        return ""
+    columns = ["peer", "peer rps", "p50 / p99 ms", "CPU ms/request", "service rps",
+               "service CPU ms/request", "service / peer rps", "service / peer CPU"]  # fmt: skip
+    return _cell_table(results, columns, rows)
+
+
+def _over(service: float, peer: float) -> float:
+    return service / peer if peer else math.inf
 
 
 def _baseline_table(results: Results) -> str:
@@ -185,7 +227,7 @@ def _baseline_table(results: Results) -> str:
 
     columns = ["naive torch rps", "p50 / p99 ms", "CPU ms/request", "raw ORT runs/s", "threads",
                "p50 / p99 ms", "CPU ms/run"]  # fmt: skip
-    return _cell_table(results, columns, row)
+    return _cell_table(results, columns, _each_cell(results, row))
 
 
 def _soak(results: Results) -> str:

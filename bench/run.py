@@ -1,8 +1,9 @@
 """One benchmark run: start the servers, measure every cell side by side, soak, stop.
 
 For each concurrency the HTTP floor is measured first, then each endpoint on the service, on the
-naive torch server and on raw onnxruntime, one right after the other: the machine is shared and
-its load drifts, so only numbers taken close together are compared.
+peers that serve it (with --peers: LitServe and BentoML, bench/peers/), on the naive torch server
+and on raw onnxruntime, one right after the other: the machine is shared and its load drifts, so
+only numbers taken close together are compared.
 """
 
 import os
@@ -17,8 +18,9 @@ from pathlib import Path
 
 from bench import client, raw_ort
 from bench.client import Stats
-from bench.endpoints import ENDPOINTS, Endpoint, build
-from bench.servers import REPO, Server, running
+from bench.endpoints import ENDPOINTS, Endpoint, Request, build
+from bench.peers import launch, venvs
+from bench.servers import REPO, Server, ours, running
 from service.settings import Settings, usable_cores
 
 SOAK_CONCURRENCY = 64
@@ -35,6 +37,7 @@ class Options:
     engine: str = field(default_factory=lambda: client.engines()[0])  # see bench/client.py
     out: Path = REPO / "bench"
     command: str = "python -m bench"
+    peers: bool = False  # also LitServe and BentoML, each in its venv (bench/peers/)
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Cell:
     naive: Stats
     ort: Stats
     ort_threads: int
+    peers: dict[str, Stats] = field(default_factory=dict)  # those that serve the endpoint
 
 
 @dataclass
@@ -83,35 +87,46 @@ def run(options: Options, log: Log = print) -> Results:
         for key, e in chosen.items()
     }
     feeds = {key: e.feeds(sessions[key][1]) for key, e in chosen.items()}
+    launches = ours("service", "naive", "bare")
+    if options.peers:
+        launches |= launch.launches(log)
+        results.machine["peers"] = {name: venvs.requirements(name) for name in launch.PEERS}
     with (
         tempfile.TemporaryDirectory(prefix="bench-logs-") as logs,
-        running(["service", "naive", "bare"], Path(logs)) as servers,
+        running(launches, Path(logs)) as servers,
     ):
         results.pids = {kind: server.process.pid for kind, server in servers.items()}
-        results.machine["naive_torch_threads"] = servers["naive"].drain()["torch_threads"]
+        results.machine["naive_torch_threads"] = servers["naive"].drain().json()["torch_threads"]
         start_kib = servers["service"].rss_kib()
 
-        def measure(kind: str, endpoint: Endpoint, c: int) -> Stats:
-            server, requests = servers[kind], [endpoint.request]
+        def measure(kind: str, name: str, request: Request, c: int) -> Stats:
+            server = servers[kind]
             if options.warmup:
-                client.load(options.engine, server.url, requests, c, options.warmup)
+                client.load(options.engine, server.url, [request], c, options.warmup)
                 server.drain()
             cpu = server.cpu_seconds()
-            stats = client.load(options.engine, server.url, requests, c, options.duration)
+            stats = client.load(options.engine, server.url, [request], c, options.duration)
             stats = replace(stats, cpu_seconds=server.cpu_seconds() - cpu)
             server.drain()
-            log(f"{kind:8} {endpoint.name:28} c={c:<3} {format_stats(stats)}")
+            log(f"{kind:8} {name:28} c={c:<3} {format_stats(stats)}")
             return stats
 
         text = chosen.get("text") or build(["text"])["text"]  # the floor answers this request
+        peers = launch.PEERS if options.peers else {}
         for c in options.concurrency:
-            results.floor[c] = measure("bare", text, c)
-            for key, endpoint in chosen.items():
-                service, naive = measure("service", endpoint, c), measure("naive", endpoint, c)
+            results.floor[c] = measure("bare", text.name, text.request, c)
+            for key, e in chosen.items():
+                service = measure("service", e.name, e.request, c)
+                on_peers = {
+                    peer: measure(peer, e.name, p.requests[key], c)
+                    for peer, p in peers.items()
+                    if key in p.requests
+                }
+                naive = measure("naive", e.name, e.request, c)
                 threads = min(c, slots)
                 ort = raw_ort.measure(sessions[key][0], feeds[key], threads, options.duration)
-                log(f"{'raw ORT':8} {endpoint.name:28} t={threads:<3} {format_stats(ort)}")
-                results.cells.append(Cell(key, c, service, naive, ort, threads))
+                log(f"{'raw ORT':8} {e.name:28} t={threads:<3} {format_stats(ort)}")
+                results.cells.append(Cell(key, c, service, naive, ort, threads, on_peers))
         if options.engine != "python":  # is the Python client a bottleneck? the floor says
             top = max(options.concurrency)
             check = client.load(

@@ -1,9 +1,10 @@
-"""The three servers under test, each a subprocess on a free loopback port.
+"""The servers under test, each a subprocess on a free loopback port.
 
 The service runs as `python -m service`; the bare floor (bench/bare.py) and the naive torch server
 (bench/naive.py) run through :func:`serve`, which passes uvicorn what service/__main__.py does, read
 from the same `GENSEQ_*` settings: same host, workers, loop and HTTP implementations (uvicorn's
-"auto": uvloop and httptools), no uvicorn access log.
+"auto": uvloop and httptools), no uvicorn access log. Other frameworks (bench/peers/) start from
+a :class:`Launch` of their own: another interpreter, environment and readiness route.
 """
 
 import os
@@ -13,8 +14,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
@@ -25,7 +26,7 @@ from service.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = {"service": "service", "bare": "bench.bare", "naive": "bench.naive"}
-READY_PATH = "/ready"  # every server answers it 200 once it can serve
+READY_PATH = "/ready"  # the repository's servers answer it 200 once they can serve
 STOP_SECONDS = 20.0
 DRAIN_SECONDS = 600.0
 
@@ -33,6 +34,21 @@ DRAIN_SECONDS = 600.0
 def serve(app: str) -> None:
     """Run the ASGI app factory ``app`` with uvicorn as `python -m service` runs the service."""
     uvicorn.run(app, **server_options(Settings()))
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start a server: its command (which reads GENSEQ_HOST and GENSEQ_PORT), variables
+    added to the environment, and a route it answers 200 once it can serve."""
+
+    command: list[str]
+    ready_path: str = READY_PATH
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def ours(*kinds: str) -> dict[str, Launch]:
+    """The repository's own servers of ``kinds``: `python -m <module>` in this interpreter."""
+    return {kind: Launch([sys.executable, "-m", MODULES[kind]]) for kind in kinds}
 
 
 def free_port() -> int:
@@ -43,12 +59,13 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A started server: its process, base URL and log file."""
+    """A started server: its process, base URL, log file and readiness route."""
 
     kind: str
     process: subprocess.Popen
     url: str
     log: Path
+    ready_path: str = READY_PATH
 
     def rss_kib(self) -> int:
         """Resident memory of the server and its worker processes (VmRSS, KiB)."""
@@ -65,48 +82,67 @@ class Server:
                     f"{self.kind} exited with {self.process.returncode}; see {self.log}"
                 )
             try:
-                if httpx2.get(self.url + READY_PATH, timeout=2).status_code == 200:
+                if httpx2.get(self.url + self.ready_path, timeout=2).status_code == 200:
                     return
             except httpx2.TransportError:
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"{self.kind} not ready at {self.url}; see {self.log}")
 
-    def drain(self) -> dict:
-        """Wait until requests left over from a load phase are answered; return /ready's body.
+    def drain(self) -> httpx2.Response:
+        """Wait until requests left over from a load phase are answered; return the readiness
+        route's answer.
 
         A client that stops does not stop the work it sent, and the naive server would spend the
         next phase on it: it answers /ready only after the requests queued on its event loop. The
         others finish their leftovers within milliseconds.
         """
-        return httpx2.get(self.url + READY_PATH, timeout=DRAIN_SECONDS).json()
+        return httpx2.get(self.url + self.ready_path, timeout=DRAIN_SECONDS)
 
     def stop(self) -> None:
-        """SIGTERM (uvicorn shuts down gracefully), then SIGKILL to its process group if stuck."""
+        """SIGTERM to the server (uvicorn and BentoML's arbiter shut down gracefully), then
+        SIGKILL to whatever is left of its process group and of its descendants; returns when
+        they are gone.
+
+        Descendants are looked up first: LitServe's main process dies of SIGTERM at once and
+        leaves its workers behind in the group, and BentoML's arbiter starts its workers in
+        sessions of their own, outside the group.
+        """
+        descendants = {pid: _started(pid) for pid in _tree(self.process.pid)[1:]}
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 self.process.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+        def left() -> list[int]:  # the same processes, not later ones given their numbers
+            return [p for p, started in descendants.items() if started and _started(p) == started]
+
+        for pid in left():
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + STOP_SECONDS
+        while left() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 @contextmanager
 def running(
-    kinds: list[str], log_dir: Path, ready_seconds: float = 180.0
+    launches: dict[str, Launch], log_dir: Path, ready_seconds: float = 180.0
 ) -> Iterator[dict[str, Server]]:
-    """Start the servers of ``kinds`` at once (they load in parallel), yield them when all are
-    ready, and stop every one of them whatever happens."""
+    """Start the servers of ``launches`` (by kind) at once (they load in parallel), yield them
+    when all are ready, and stop every one of them whatever happens."""
     servers: dict[str, Server] = {}
     try:
-        for kind in kinds:
+        for kind, launch in launches.items():
             port = free_port()
-            env = {**os.environ, "GENSEQ_HOST": "127.0.0.1", "GENSEQ_PORT": str(port)}
+            env = {**os.environ, **launch.env, "GENSEQ_HOST": "127.0.0.1", "GENSEQ_PORT": str(port)}
             log = log_dir / f"{kind}.log"
             with log.open("wb") as out:  # the child keeps its own handle
                 process = subprocess.Popen(
-                    [sys.executable, "-m", MODULES[kind]],
+                    launch.command,
                     cwd=REPO,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -114,7 +150,8 @@ def running(
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # its own group: a Ctrl-C reaches only us, we stop it
                 )
-            servers[kind] = Server(kind, process, f"http://127.0.0.1:{port}", log)
+            url = f"http://127.0.0.1:{port}"
+            servers[kind] = Server(kind, process, url, log, launch.ready_path)
         deadline = time.monotonic() + ready_seconds
         for server in servers.values():
             server.wait_ready(deadline)
@@ -136,6 +173,17 @@ def _tree(pid: int) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def _started(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot), which tells it from a later one
+    given the same number; None once it is gone or dead (a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return None if fields[0] in "ZX" else int(fields[19])
 
 
 def _vm_rss(pid: int) -> int:

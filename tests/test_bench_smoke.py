@@ -1,14 +1,26 @@
 """The load benchmark's machinery end to end on a tiny budget: one endpoint, c=1 and 8, every
 baseline started and stopped. It checks that numbers come out and that no server is left running;
 nothing about speed (the machine is shared; docs/benchmarks.md has a full run). Also the
-batch-size measurement, on a tiny budget."""
+batch-size measurement, on a tiny budget, and the peers (`--peers`) without starting them: their
+pins, requests, table, and their apps' answers where their venvs have been made."""
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
+
 from bench import batch_sizes
+from bench.__main__ import parse
+from bench.client import Stats
+from bench.peers import launch, venvs
+from bench.report import markdown
+from bench.run import Cell, Options, Results
 from service.registry import load_model, session_options
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +48,8 @@ def test_bench_runs_every_baseline_and_cleans_up(tmp_path: Path) -> None:
     memory = results["memory"]
     assert memory["before_soak_kib"] > 0 and memory["after_soak_kib"] > 0
     assert memory["soak"]["requests"] > 0
+    assert set(results["pids"]) == {"service", "naive", "bare"}  # no peers without --peers
+    assert all(cell["peers"] == {} for cell in cells)
 
     markdown = (tmp_path / "results.md").read_text()
     assert "| POST /solve/text | 8 |" in markdown and "| goal |" in markdown
@@ -66,3 +80,72 @@ def test_profile_summary_counts_own_and_total_samples() -> None:
     assert table.startswith("4 samples")
     assert "| 75.0 | 75.0 | work (a.py:5) |" in table
     assert "| 25.0 | 100.0 | main (a.py:1) |" in table
+
+
+def test_peers_only_when_asked_pinned_to_the_service_sent_text_and_sample() -> None:
+    assert not parse([]).peers and parse(["--peers"]).peers
+    for peer, spec in launch.PEERS.items():
+        pins = venvs.requirements(peer)
+        assert venvs.FRAMEWORKS[peer] in pins
+        for package in ("onnxruntime", "numpy", "pillow"):  # the versions the service runs
+            assert f"{package}=={version(package)}" in pins, (peer, pins)
+        assert set(spec.requests) == {"text", "sample"}
+
+
+def test_peer_table_puts_each_peer_beside_the_service() -> None:
+    def stats(requests: int, cpu_seconds: float) -> Stats:
+        return Stats(requests, 0, 1.0, 5.0, 9.0, cpu_seconds)
+
+    machine = {"cores": 2, "cpu": "x", "load_average_start": (1, 1, 1), "date": "d", "commit": "c",
+               "client": "wrk", "workers": 1, "inference_slots": 2, "ort_intra_op_threads": 1,
+               "naive_torch_threads": 2, "packages": {},
+               "peers": {"litserve": ["litserve==0"]}}  # fmt: skip
+    endpoints = {"text": {"name": "POST /solve/text", "items": 1, "unit": "queries"}}
+    service, peer = stats(200, 0.2), stats(100, 0.2)  # twice the rps, half the CPU a request
+    cell = Cell("text", 8, service, stats(10, 1), stats(1000, 0.1), 2, {"litserve": peer})
+    results = Results(Options(), machine, endpoints, {8: stats(1000, 0.1)}, [cell])
+    table = markdown(results)
+    assert "Peer litserve, in its own venv: litserve==0." in table
+    row = "| POST /solve/text | 8 | litserve | 100.0 | 5.00 / 9.00 | 2.000 | 200.0 | 1.000 |"
+    assert row + " 2.00x | 0.50x |" in table
+
+
+# Each peer app's handlers called as the framework calls them, in the peer's venv.
+PEER_CALLS = {
+    "litserve": """
+from bench.peers.litserve_app import SampleGrid, SolveText
+text, grid = SolveText(max_batch_size=64, batch_timeout=0.001), SampleGrid()
+text.setup("cpu")
+grid.setup("cpu")
+answers = text.predict([text.decode_request({"query": q}) for q in QUERIES])
+png = grid.encode_response(grid.predict(grid.decode_request({"n": 16, "seed": 0}))).body
+""",
+    "bentoml": """
+from bench.peers.bentoml_app import Peer
+peer = Peer.inner()
+answers = peer.solve_text(QUERIES)
+png = peer.sample(16, 0)
+""",
+}
+QUERIES = ["81+24", " 5 - 7"]
+
+
+@pytest.mark.parametrize("peer", PEER_CALLS)
+def test_peer_app_answers_as_the_service(peer: str, client: TestClient) -> None:
+    if not venvs.made(peer):
+        pytest.skip(f"no {peer} venv: `python -m bench --peers` makes it (pip, package index)")
+    script = (
+        f"QUERIES = {QUERIES!r}\n{PEER_CALLS[peer]}"
+        "import hashlib, json\n"
+        "print(json.dumps({'answers': answers, 'png': hashlib.sha256(png).hexdigest()}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [str(venvs.python(peer)), "-c", script],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.splitlines()[-1])
+    assert got["answers"] == [client.post("/solve/text", json={"query": q}).json() for q in QUERIES]
+    png = client.get("/sample", params={"n": 16, "seed": 0}).content
+    assert got["png"] == hashlib.sha256(png).hexdigest()
