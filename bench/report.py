@@ -51,43 +51,60 @@ def times(ratio: float) -> str:
 
 
 def ratios(cell: Cell, floor: Stats) -> dict[str, float]:
-    """The service's throughput over each baseline's, for the same requests (ORT: same batch)."""
+    """The service's throughput over each baseline's and peer's, for the same requests (ORT: same
+    batch)."""
 
     def over(baseline: Stats) -> float:
         return cell.service.rps / baseline.rps if baseline.rps else math.inf
 
-    return {"floor": over(floor), "ort": over(cell.ort), "naive": over(cell.naive)}
+    against = {"floor": floor, "ort": cell.ort, "naive": cell.naive, **cell.peers}
+    return {name: over(stats) for name, stats in against.items()}
+
+
+# The issue's goals: endpoint, what it is compared with, at which concurrency, the least ratio.
+# "peers": each peer that served the cell, every one of them.
+GOALS = (
+    ("text", "floor", 8, 0.40),
+    ("text", "floor", 64, 0.40),
+    ("text", "peers", 8, 2.5),
+    ("text", "peers", 64, 2.5),
+    ("sample", "ort", 8, 0.75),
+    ("sample", "peers", 8, 1.6),
+    ("image", "ort", 8, 0.5),
+    ("render", "ort", 8, 0.5),
+)
+BASELINES = {"floor": "bare uvicorn", "ort": "raw onnxruntime", "naive": "naive torch"}
 
 
 def goals(results: Results) -> list[Goal]:
     cells = {(c.endpoint, c.concurrency): c for c in results.cells}
-    floor = results.floor.get(GOAL_CONCURRENCY)
     rows: list[Goal] = []
-    at = f"c={GOAL_CONCURRENCY}"
-    for endpoint, baseline, minimum, what in (
-        ("text", "floor", 0.8, f"POST /solve/text rps vs bare uvicorn, {at}"),
-        ("sample", "ort", 0.8, f"GET /sample?n=16 images/s vs raw onnxruntime, {at}"),
-        ("text", "naive", 3.0, f"POST /solve/text rps vs naive torch, {at}"),
-        ("sample", "naive", 3.0, f"GET /sample?n=16 images/s vs naive torch, {at}"),
-    ):
-        cell = cells.get((endpoint, GOAL_CONCURRENCY))
-        if cell is None or floor is None:
+    for endpoint, baseline, c, minimum in GOALS:
+        name = results.endpoints.get(endpoint, {}).get("name", endpoint)
+        cell, floor = cells.get((endpoint, c)), results.floor.get(c)
+        names = sorted(cell.peers) if cell and baseline == "peers" else [baseline]
+        if cell is None or floor is None or not names:
+            what = f"{name} vs {BASELINES.get(baseline, baseline)}, c={c}"
             rows.append((what, "not measured", f">= {minimum}x", "-", None))
             continue
-        ratio = ratios(cell, floor)[baseline]
-        base = {"floor": floor, "ort": cell.ort, "naive": cell.naive}[baseline]
         items, unit = (results.endpoints[endpoint][k] for k in ("items", "unit"))
-        detail = (
-            f"{times(ratio)} ({cell.service.rps * items:,.0f} vs {base.rps * items:,.0f} {unit}/s)"
-        )
-        ceiling = times(ceilings(cell, floor)[baseline])
-        rows.append((what, detail, f">= {minimum}x", ceiling, ratio >= minimum))
+        against = {"floor": floor, "ort": cell.ort, "naive": cell.naive, **cell.peers}
+        for each in names:
+            ratio = ratios(cell, floor)[each]
+            detail = (
+                f"{times(ratio)} ({cell.service.rps * items:,.0f} vs "
+                f"{against[each].rps * items:,.0f} {unit}/s)"
+            )
+            ceiling = ceilings(cell, floor).get(each)
+            what = f"{name} {unit}/s vs {BASELINES.get(each, each)}, c={c}"
+            shown = "-" if ceiling is None else times(ceiling)
+            rows.append((what, detail, f">= {minimum}x", shown, ratio >= minimum))
     return [*rows, _memory_goal(results)]
 
 
 def ceilings(cell: Cell, floor: Stats) -> dict[str, float]:
     """The ratios of `ratios` for a service whose CPU per request were the floor's plus the
-    model's alone (see the module's docstring)."""
+    model's alone (see the module's docstring); none for peers, whose own costs are theirs."""
     least = floor.cpu_ms_per_request + cell.ort.cpu_ms_per_request
     return {
         "floor": floor.cpu_ms_per_request / least,
