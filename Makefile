@@ -31,8 +31,8 @@ test: lint
 	    --no-install-recommends chromium nginx-light)
 	$(PY) -m pytest
 
-# The container check (tests/containers, ~15 minutes, most of it pip in the training image): base images without a
-# registry, builds the serve and training images, runs them and the compose stack, and breaks a
+# The container check (tests/containers; 13 minutes on a fresh machine here, busy with training):
+# base images without a registry, builds the serve and training images, runs them and the compose stack, and breaks a
 # replica under load. Installs podman and mmdebstrap from Debian when missing and we are root.
 CONTAINER_TOOLS := podman runc mmdebstrap iptables netavark aardvark-dns uidmap fuse-overlayfs slirp4netns
 test-containers: $(VENV)/.dev
