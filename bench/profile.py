@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=20, help="of load, all of it sampled")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--out", type=Path, default=Path("profile.txt"), help="collapsed stacks")
+    parser.add_argument(
+        "--gil", action="store_true", help="only the thread holding the GIL: Python's own CPU"
+    )
     args = parser.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).is_file():
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         client.load(engine, server.url, [endpoint.request], args.concurrency, 2)  # warm up
         record = [spy, "record", "--pid", str(server.process.pid), "--rate", str(args.rate),
                   "--duration", str(args.seconds), "--format", "raw", "--output", str(args.out),
-                  "--subprocesses", "--nonblocking"]  # fmt: skip
+                  "--subprocesses", "--nonblocking", *(["--gil"] if args.gil else [])]  # fmt: skip
         with subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as spying:
             stats = client.load(engine, server.url, [endpoint.request], args.concurrency,
                                 args.seconds)  # fmt: skip

@@ -6,6 +6,7 @@ needs is normalised here, and everything it cannot use is refused with a reason 
 which the route turns into a 422) before any pixel is decoded where possible.
 """
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
@@ -144,20 +145,43 @@ def light_on_dark(gray: np.ndarray) -> np.ndarray:
     the strip's height across (no stroke fills one), smoothed back to full size, and taken away:
     on a clean strip that is zero.
     """
-    if np.median(gray) > 0.5:
+    if _median(gray) > 0.5:
         gray = 1 - gray
-    gray = np.clip(gray - _background(gray, max(1, gray.shape[0] // 4)), 0, 1)
-    background, peak = float(np.median(gray)), float(gray.max())
+    gray = gray - _background(gray, max(1, gray.shape[0] // 4))
+    np.clip(gray, 0, 1, out=gray)
+    background, peak = float(_median(gray)), float(gray.max())
     if peak - background < _MIN_CONTRAST:
         return np.zeros_like(gray)
-    return np.clip((gray - background) / (peak - background), 0, 1)
+    gray -= background
+    gray /= peak - background
+    return np.clip(gray, 0, 1, out=gray)
+
+
+def _median(values: np.ndarray) -> np.floating:
+    """``np.median(values)``, the same number, at half its cost on a strip (no NaN handling)."""
+    flat = values.ravel()
+    middle = flat.size // 2
+    if flat.size % 2:
+        return np.partition(flat, middle)[middle]
+    low, high = np.partition(flat, (middle - 1, middle))[middle - 1 : middle + 1]
+    return (low + high) / 2
 
 
 def _background(gray: np.ndarray, block: int) -> np.ndarray:
     """The darkest pixel of each ``block`` x ``block`` square (a strip holds whole ones),
-    interpolated back to ``gray``'s size."""
+    interpolated back to ``gray``'s size as Pillow's BILINEAR resize does it."""
     height, width = gray.shape
     rows, cols = height // block, width // block
-    squares = gray[: rows * block, : cols * block].reshape(rows, block, cols, block)
-    darkest = Image.fromarray(squares.min(axis=(1, 3)).astype(np.float32), "F")
-    return np.asarray(darkest.resize((width, height), Image.Resampling.BILINEAR))
+    # Rows of blocks first, then columns: each a reduction over contiguous memory.
+    darkest = gray[: rows * block, : cols * block].reshape(rows, block, cols * block).min(axis=1)
+    darkest = darkest.reshape(rows, cols, block).min(axis=2)
+    return _bilinear(rows, height).T @ darkest.astype(np.float32) @ _bilinear(cols, width)
+
+
+@functools.lru_cache(maxsize=32)
+def _bilinear(size: int, new_size: int) -> np.ndarray:
+    """``[size, new_size]``: Pillow's BILINEAR resize of a line of ``size`` pixels to
+    ``new_size``, as a matrix. The resize is linear and separable, so resizing an image is one
+    product per axis: 5 us on a strip's background against 40 through Pillow (and back)."""
+    identity = Image.fromarray(np.eye(size, dtype=np.float32), "F")
+    return np.asarray(identity.resize((new_size, size), Image.Resampling.BILINEAR))

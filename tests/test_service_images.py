@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.images import ImageError, StripShape, read_strip
+from service.images import ImageError, StripShape, _background, _median, read_strip
 
 SHAPE = StripShape(cells=5, cell=28)
 MAX_SIDE = 2048
@@ -91,6 +91,20 @@ def test_uneven_light_on_paper_is_taken_away() -> None:
     got = read(encode(Image.fromarray(photo)))
     assert np.abs(got - strip / 255).mean() < 0.02
     assert got[strip == 0].max() < 0.1  # no haze left where the paper is darker
+
+
+@pytest.mark.parametrize("shape", [(28, 140), (29, 146), (7, 36), (4, 20)])
+def test_the_background_and_median_are_pillows_and_numpys(shape: tuple[int, int]) -> None:
+    """The fast paths of `light_on_dark` compute what they replace: Pillow's BILINEAR resize of
+    the block minima, and np.median."""
+    gray = np.random.default_rng(shape[1]).random(shape, dtype=np.float32) ** 4
+    height, width = shape
+    block = max(1, height // 4)
+    rows, cols = height // block, width // block
+    minima = gray[: rows * block, : cols * block].reshape(rows, block, cols, block).min(axis=(1, 3))
+    smooth = Image.fromarray(minima, "F").resize((width, height), Image.Resampling.BILINEAR)
+    np.testing.assert_allclose(_background(gray, block), np.asarray(smooth), atol=1e-6)
+    assert _median(gray) == np.median(gray) and _median(gray[:, :-1]) == np.median(gray[:, :-1])
 
 
 def test_a_uniform_image_is_blank() -> None:

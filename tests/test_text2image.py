@@ -27,7 +27,7 @@ from training.models.cell_writers import (
     left_align,
 )
 from training.models.seq2seq import Attention
-from training.tasks.text2image import Config, fit_writer
+from training.tasks.writer_objectives import Config, fit_writer
 
 
 class Oracle(torch.nn.Module):

@@ -26,7 +26,8 @@ from training.models.cell_writers import Renderer  # noqa: E402
 from training.models.seq2seq import count_parameters  # noqa: E402
 from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
 from training.tasks import text2text  # noqa: E402
-from training.tasks.text2image import DEFAULTS, SPELLER, fit_writer  # noqa: E402
+from training.tasks.text2image import SPELLER  # noqa: E402
+from training.tasks.writer_objectives import DEFAULTS, fit_writer  # noqa: E402
 
 WRITERS = {
     "study: LSTM -> dense 784, pixel loss": DEFAULTS["study"],

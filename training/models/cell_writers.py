@@ -6,7 +6,7 @@ Ours works in two steps, each trained on its own and composed for export (:class
    (:class:`training.models.seq2seq.Attention`), reads the query and decides each answer cell;
 2. a *cell decoder*, a small transposed-conv network shared by the cells, draws each symbol from a
    style latent ``z``. It is trained as a conditional GAN or a conditional VAE (chosen by
-   measurement, see :mod:`training.tasks.text2image`); one ``z`` per answer keeps one hand.
+   measurement, see :mod:`training.tasks.writer_objectives`); one ``z`` per answer keeps one hand.
 
 The study's baseline (:class:`StudyRenderer`) maps the query straight to pixels with a pixel loss.
 """
