@@ -18,7 +18,7 @@ from training.__main__ import COMMANDS, main
 from training.data import arithmetic as ar
 from training.engine import Engine
 from training.experiments.runner import run_all
-from training.export import WithSoftmax, export_onnx, sha256
+from training.export import WithSoftmax, export_onnx, sha256, training_record
 from training.launch import Launch
 from training.models.seq2seq import ARCHITECTURES, align_operands, count_parameters
 from training.tasks.text2text import Config, fit
@@ -158,3 +158,14 @@ def test_every_shipped_models_commands_still_parse(card):
         parser = argparse.ArgumentParser()
         importlib.import_module(COMMANDS[name][0]).add_arguments(parser)
         parser.parse_args(rest)  # exits (a test failure) on a flag it no longer knows
+
+
+def test_a_resumed_runs_card_counts_every_epochs_time():
+    """A resumed run's process saw only its last epochs; the card's time is the whole run's."""
+    history = [
+        {"epoch": 1, "loss": 2.0, "seconds": 100.0},
+        {"epoch": 2, "loss": 1.0, "seconds": 90.0},
+    ]
+    resumed = training_record("cmd", {}, 12.0, history, Engine.local())
+    fresh = training_record("cmd", {}, 230.0, history, Engine.local())  # solver and evaluation too
+    assert (resumed["seconds"], fresh["seconds"]) == (190.0, 230.0)

@@ -69,10 +69,12 @@ def training_record(
 ) -> dict:
     """The card's ``training`` section: how to rebuild the model, what the build cost, and where
     it ran (device, precision, processes; the global batch is the per-process one x processes)."""
+    # A resumed run's own process saw only its last epochs; the history keeps every epoch's time.
+    epochs_seconds = sum(entry.get("seconds", 0.0) for entry in history)
     record = {
         "command": command,
         "config": config,
-        "seconds": round(seconds, 1),
+        "seconds": round(max(seconds, epochs_seconds), 1),
         "torch": torch.__version__,
         "runtime": engine.describe(),
         "final_loss": history[-1]["loss"],
