@@ -75,8 +75,9 @@ def test_answers_and_reads_held_out_strips(held_out, onnx_read):
     answers, symbols = onnx_read
     answer_right = np.mean([a == ar.answer(t) for a, t in zip(answers, texts, strict=True)])
     read_right = np.mean(np.array(symbols) == np.array(texts))
-    assert answer_right >= 0.975, f"answer exact match {answer_right:.4f}"
-    assert read_right >= 0.98, f"expression exact match {read_right:.4f}"
+    assert answer_right >= 0.978, f"answer exact match {answer_right:.4f}"
+    # The solver reads the one-hot of each cell's reading: a strip read right is answered right.
+    assert read_right >= 0.978, f"expression exact match {read_right:.4f}"
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +114,7 @@ def test_every_way_of_sending_is_read_within_a_point_of_clean(
     for variant, score in variant_scores.items():
         stated = card["metrics"][f"sent_{variant}_answer_exact_match"]
         assert abs(score - stated) <= 0.001, f"{variant}: {score:.4f} measured, card says {stated}"
-        # What the shipped model holds: photographed strips 1.5 points below clean (the aim is 1).
-        assert score >= clean - 0.02, f"{variant}: {score:.4f} against {clean:.4f} clean"
+        assert score >= clean - 0.01, f"{variant}: {score:.4f} against {clean:.4f} clean"
 
 
 @pytest.mark.parametrize("variant", strip_variants.VARIANTS)

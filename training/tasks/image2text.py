@@ -47,7 +47,7 @@ class Config:
     train_fraction: float = 0.9
     split_seed: int = 0
     seed: int = 0
-    epochs: int = 20  # with the solver trained first, the answer follows the reading
+    epochs: int = 30  # the shipped model; its held-out answer rose to the last epoch (0.9755 at 26)
     batch_size: int = 32  # 32 gives twice the steps of 64 at the same seconds per epoch on CPU
     lr: float = 3e-3
     weight_decay: float = 0.05
