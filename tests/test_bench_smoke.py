@@ -72,6 +72,17 @@ def test_batch_sizes_runs_each_model_on_the_batch_it_names() -> None:
         assert batch_sizes.cpu_ms(model, batch_sizes.rows(model, 2), seconds=0.01) > 0
 
 
+def test_switch_interval_loads_one_service_per_interval(capsys) -> None:
+    from bench import switch_interval
+
+    switch_interval.main(["--intervals", "5", "0.5", "--endpoints", "text", "--seconds", "1",
+                          "--rounds", "1"])  # fmt: skip
+    rows = [line for line in capsys.readouterr().out.splitlines() if "POST /solve/text" in line]
+    assert [row.split("|")[2].strip() for row in rows] == ["5 ms", "0.5 ms"]
+    with pytest.raises(SystemExit):
+        switch_interval.main(["--intervals", "0"])
+
+
 def test_profile_summary_counts_own_and_total_samples() -> None:
     from bench.profile import summarise
 
