@@ -88,9 +88,11 @@ def test_the_gan_samples_from_its_moving_average(faces, tmp_path):
 def test_the_study_command_writes_its_report(faces, tmp_path):
     from training.__main__ import main
 
-    args = ["--data", str(faces), "--size", "32", "--channels", "3", "--jobs", "1"]
+    args = ["--data", str(faces), "--size", "32", "--channels", "3", "--jobs", "1",
+            "--gan-diffaugment", "translation"]  # fmt: skip
     main(["generative-study", *args, "--dry-run", "--out", str(tmp_path)])
     report = (tmp_path / "generative_study.md").read_text()
+    assert "DiffAugment `translation`" in report and "8 filters" in report
     runs = [line for line in report.splitlines() if line.startswith(("| VAE", "| GAN"))]
     assert [r.split("|")[1:3] for r in runs] == [
         [f" {m} ", f" {z} "] for m, zs in [("VAE", (32, 64, 128)), ("GAN", (64, 128, 256))]
