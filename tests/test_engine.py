@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from training.__main__ import main
 from training.data import arithmetic as ar
 from training.devices import pick_device
-from training.engine import Engine
+from training.engine import Engine, mixed_precision
 from training.models.seq2seq import ARCHITECTURES
 from training.runtime import Runtime
 from training.tasks.image2text import Config as ImageConfig
@@ -137,6 +137,16 @@ def test_mixed_precision_dry_runs_on_the_cpu(precision, tmp_path):
     card = json.loads((tmp_path / "judge" / "card.json").read_text())
     assert card["training"]["runtime"]["precision"] == precision
     assert np.isfinite(card["training"]["final_loss"])
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_an_lstm_steps_in_mixed_precision_on_any_cpu(precision):
+    """oneDNN's LSTM has no bf16/fp16 kernel on an AVX2 CPU: PyTorch's own must run it there."""
+    lstm = torch.nn.LSTM(13, 8, batch_first=True)
+    with mixed_precision(torch.device("cpu"), precision)():
+        out, _ = lstm(torch.randn(2, 5, 13))
+    out.float().sum().backward()
+    assert lstm.weight_ih_l0.grad is not None and torch.backends.mkldnn.enabled
 
 
 def test_bf16_runs_the_recurrent_text_model(tmp_path):

@@ -15,7 +15,7 @@ the epoch, so a run written by N processes resumes on M.
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,38 @@ from training.runtime import Runtime
 from training.task import Task, trained_models
 
 AUTOCAST = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+# Whether this CPU's oneDNN has kernels of the dtype (AVX-512 BF16 / FP16, AMX); AVX2 has none.
+ONEDNN_HAS = {
+    torch.bfloat16: torch.ops.mkldnn._is_mkldnn_bf16_supported,
+    torch.float16: torch.ops.mkldnn._is_mkldnn_fp16_supported,
+}
 CHECKPOINT = "checkpoint.pt"
 LOG_EVERY = 20  # optimiser steps between TensorBoard loss points
+
+
+def mixed_precision(device: torch.device, precision: str) -> Callable[[], AbstractContextManager]:
+    """What a training step runs in: autocast to ``precision``'s dtype (nothing for "32").
+
+    On a CPU whose oneDNN has no kernels of that dtype, oneDNN is also off inside: its LSTM
+    refuses to build there ("could not create a primitive descriptor"), PyTorch's own runs it.
+    """
+    dtype = AUTOCAST[precision]
+    if dtype is None:
+        return nullcontext
+    if device.type == "cpu" and not ONEDNN_HAS[dtype]():
+        return partial(_autocast_without_onednn, dtype)
+    return partial(torch.autocast, device.type, dtype=dtype)
+
+
+@contextmanager
+def _autocast_without_onednn(dtype: torch.dtype) -> Iterator[None]:
+    enabled = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        with torch.autocast("cpu", dtype=dtype):
+            yield
+    finally:
+        torch.backends.mkldnn.enabled = enabled
 
 
 def seed_for(*parts: int) -> int:
@@ -183,8 +213,7 @@ class Engine:
                     writer) -> dict:  # fmt: skip
         """One epoch of steps; the losses averaged over steps and processes."""
         torch.manual_seed(seed_for(task.seed, epoch, self.rank))  # dropout, noise: per process
-        dtype = AUTOCAST[self.runtime.precision]
-        precision = partial(torch.autocast, self.device.type, dtype=dtype) if dtype else nullcontext
+        precision = mixed_precision(self.device, self.runtime.precision)
 
         def update(name: str, loss: torch.Tensor) -> float:
             optimizer, scaler = optimizers[name], scalers[name]
