@@ -14,8 +14,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from training.__main__ import main
 from training.data import arithmetic as ar
-from training.devices import pick_device
-from training.engine import Engine, mixed_precision
+from training.devices import mixed_precision, pick_device
+from training.engine import Engine
 from training.models.seq2seq import ARCHITECTURES
 from training.runtime import Runtime
 from training.tasks.image2text import Config as ImageConfig

@@ -1,9 +1,20 @@
-"""Where training runs: the devices this machine has, and moving modules and batches to one."""
+"""Where training runs: the devices this machine has, moving modules and batches to one, and
+the precision a step runs in there."""
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
+
+AUTOCAST = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+# Whether this CPU's oneDNN has kernels of the dtype (AVX-512 BF16 / FP16, AMX); AVX2 has none.
+ONEDNN_HAS = {
+    torch.bfloat16: torch.ops.mkldnn._is_mkldnn_bf16_supported,
+    torch.float16: torch.ops.mkldnn._is_mkldnn_fp16_supported,
+}
 
 
 class DeviceError(RuntimeError):
@@ -43,3 +54,28 @@ def to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, list | tuple):
         return type(batch)(to_device(v, device) for v in batch)
     return batch
+
+
+def mixed_precision(device: torch.device, precision: str) -> Callable[[], AbstractContextManager]:
+    """What a training step runs in: autocast to ``precision``'s dtype (nothing for "32").
+
+    On a CPU whose oneDNN has no kernels of that dtype, oneDNN is also off inside: its LSTM
+    refuses to build there ("could not create a primitive descriptor"), PyTorch's own runs it.
+    """
+    dtype = AUTOCAST[precision]
+    if dtype is None:
+        return nullcontext
+    if device.type == "cpu" and not ONEDNN_HAS[dtype]():
+        return partial(_autocast_without_onednn, dtype)
+    return partial(torch.autocast, device.type, dtype=dtype)
+
+
+@contextmanager
+def _autocast_without_onednn(dtype: torch.dtype) -> Iterator[None]:
+    enabled = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        with torch.autocast("cpu", dtype=dtype):
+            yield
+    finally:
+        torch.backends.mkldnn.enabled = enabled

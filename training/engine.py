@@ -15,8 +15,6 @@ the epoch, so a run written by N processes resumes on M.
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,43 +26,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from training.devices import pick_device, to_device
+from training.devices import mixed_precision, pick_device, to_device
 from training.runtime import Runtime
 from training.task import Task, trained_models
 
-AUTOCAST = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-# Whether this CPU's oneDNN has kernels of the dtype (AVX-512 BF16 / FP16, AMX); AVX2 has none.
-ONEDNN_HAS = {
-    torch.bfloat16: torch.ops.mkldnn._is_mkldnn_bf16_supported,
-    torch.float16: torch.ops.mkldnn._is_mkldnn_fp16_supported,
-}
 CHECKPOINT = "checkpoint.pt"
 LOG_EVERY = 20  # optimiser steps between TensorBoard loss points
-
-
-def mixed_precision(device: torch.device, precision: str) -> Callable[[], AbstractContextManager]:
-    """What a training step runs in: autocast to ``precision``'s dtype (nothing for "32").
-
-    On a CPU whose oneDNN has no kernels of that dtype, oneDNN is also off inside: its LSTM
-    refuses to build there ("could not create a primitive descriptor"), PyTorch's own runs it.
-    """
-    dtype = AUTOCAST[precision]
-    if dtype is None:
-        return nullcontext
-    if device.type == "cpu" and not ONEDNN_HAS[dtype]():
-        return partial(_autocast_without_onednn, dtype)
-    return partial(torch.autocast, device.type, dtype=dtype)
-
-
-@contextmanager
-def _autocast_without_onednn(dtype: torch.dtype) -> Iterator[None]:
-    enabled = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        with torch.autocast("cpu", dtype=dtype):
-            yield
-    finally:
-        torch.backends.mkldnn.enabled = enabled
 
 
 def seed_for(*parts: int) -> int:
