@@ -66,6 +66,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="also run tests/containers: build and run the images (make test-containers)",
     )
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="also run the tests marked long: minutes each, such as re-measuring a shipped FID",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "long: minutes of CPU; run only with --long")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The default suite stays within its time budget: long tests need --long."""
+    if config.getoption("--long"):
+        return
+    skip = pytest.mark.skip(reason="long: run with --long (minutes of CPU)")
+    for item in items:
+        if item.get_closest_marker("long"):
+            item.add_marker(skip)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

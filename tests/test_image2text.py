@@ -150,7 +150,26 @@ def test_hard_symbols_give_the_solver_the_expression_read_and_pass_gradients_bac
         StripReader(from_symbols=False, hard_symbols=True)
 
 
-@pytest.mark.parametrize("options", [{}, {"text_model": "place-value", "hard_symbols": True}])
+def test_views_average_the_cells_over_shifted_strips_in_eval_mode_only(strips):
+    torch.manual_seed(0)
+    model = StripReader(text_model="place-value", hard_symbols=True, convs=2, views=5)
+    x = pixels(strips.pixels[:6])
+    with torch.no_grad():
+        shifted = [model.reader.eval().read(x.roll(s, dims=(2, 3)))[1] for s in model.views]
+        averaged = torch.stack([s.softmax(-1) for s in shifted]).mean(0)
+        np.testing.assert_allclose(model.eval()(x)["symbols"].softmax(-1), averaged, atol=1e-6)
+        assert not torch.equal(shifted[0], shifted[1])  # the views differ
+    assert model.train()(x)["symbols"].shape == (6, 5, 13)  # training reads each strip once
+    with pytest.raises(ValueError, match="views must be one of"):
+        StripReader(views=4)
+
+
+SHIPPED_OPTIONS = Config().model
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"text_model": "place-value", "hard_symbols": True}, SHIPPED_OPTIONS]
+)
 def test_onnx_export_of_ours_matches_torch(strips, tmp_path, options):
     torch.manual_seed(0)
     model = Probabilities(StripReader(**options)).eval()

@@ -41,6 +41,7 @@ def test_card_matches_its_onnx_file_and_records_its_quality(shipped):
         assert metrics["encoder_onnx_parity_max_abs_diff"] < 1e-4
 
 
+@pytest.mark.long  # the feature classifier trains first on a fresh clone: 3+ minutes here
 def test_domain_fid_remeasured_matches_the_card(shipped):
     name, card, folder = shipped
     # The feature classifier is retrained where it is not cached, and its features set the scale:

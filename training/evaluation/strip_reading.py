@@ -8,6 +8,7 @@ them (``sent_<variant>_*``, :mod:`training.data.strip_variants`): as drawn, JPEG
 scaled, photographed, dark on light.
 """
 
+import copy
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from training.data import arithmetic as ar
 from training.data.strip_variants import as_served
 from training.data.strips import QUERY, Strips, concat, draw, pixels
 from training.devices import device_of
+from training.models.strip_readers import VIEWS
 
 if TYPE_CHECKING:  # the image2text config, whose fields these read
     from training.tasks.image2text import Config
@@ -129,3 +131,19 @@ def evaluate(
                 if what != "answer_symbol":
                     scores[f"{name}_{what}_exact_match"] = float(right.mean())
     return scores
+
+
+def one_view_scores(
+    model: nn.Module, config: "Config", held_out: dict, unseen: Strips, variants: dict
+) -> dict[str, float]:
+    """What reading each strip in several views buys: the same model's exact matches with one
+    view (``one_view_*``), beside the card's, which are read as exported."""
+    if len(getattr(model, "views", ())) <= 1:
+        return {}
+    single = copy.deepcopy(model).eval()
+    single.views = VIEWS[1]
+    with torch.no_grad():
+        scores = evaluate(single, held_out, unseen, variants, config)
+    return {
+        f"one_view_{name}": value for name, value in scores.items() if name.endswith("exact_match")
+    }

@@ -57,8 +57,10 @@ def run_one(job: tuple[str, Config, int | None], engine: Engine) -> dict:
 def compare(
     epochs: int, jobs: int, engine: Engine, max_batches: int | None = None, **changes
 ) -> list[dict] | None:
-    """Every run of :data:`RUNS` for ``epochs``, with ``changes`` to their configs."""
-    configs = [(n, replace(c, epochs=epochs, **changes), max_batches) for n, c in RUNS.items()]
+    """Every run of :data:`RUNS` for ``epochs``, with ``changes`` to their configs; each scored
+    after every epoch, for the report's curves."""
+    changes = {"epochs": epochs, "eval_every": 1, **changes}
+    configs = [(n, replace(c, **changes), max_batches) for n, c in RUNS.items()]
     return run_all(run_one, configs, jobs, engine, "image2text report")
 
 
