@@ -67,7 +67,7 @@ class Config:
     eval_seed: int = 1
     eval_variants: tuple[str, ...] = VARIANTS
     variant_strips: int = 2000
-    eval_every: int = 10  # with 5 views an evaluation costs ~1.7 epochs of training
+    eval_every: int = 10  # with 5 views an evaluation costs about two epochs of training
     # Ours: its text solver first learns the training queries as text (text2text's recipe), then
     # stays fixed while the CNN learns to feed it; 0: learnt from scratch with the CNN.
     solver_epochs: int = 50
