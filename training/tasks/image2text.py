@@ -67,7 +67,7 @@ class Config:
     eval_seed: int = 1
     eval_variants: tuple[str, ...] = VARIANTS
     variant_strips: int = 2000
-    eval_every: int = 10  # with 5 views an evaluation costs about two epochs of training
+    eval_every: int = 10  # 18,000 held-out strips: scored every 10 epochs and at the end
     # Ours: its text solver first learns the training queries as text (text2text's recipe), then
     # stays fixed while the CNN learns to feed it; 0: learnt from scratch with the CNN.
     solver_epochs: int = 50
@@ -78,10 +78,10 @@ class Config:
             "text_model": "place-value",
             "hard_symbols": True,
             "convs": 2,
-            "views": 5,
+            "views": 1,
         }
-    )  # a wider and deeper cell CNN than the default, read in 5 views: digits read wrong were
-    # most of the wrong answers
+    )  # a wider and deeper cell CNN than the default: digits read wrong were most of the wrong
+    # answers. Read once: 5 shifted views scored lower on this model (0.9827 against 0.9842).
 
     def to_dict(self) -> dict:
         return asdict(self)
