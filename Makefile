@@ -2,6 +2,8 @@
 #   make serve   create .venv with the serving install (no torch) and start the service on exported/
 #   make test    add the training, FID and dev extras to .venv, lint, and run the test suite
 VENV ?= .venv
+# Processes that run the test suite side by side, one test file each at a time (pytest-xdist)
+TEST_PROCESSES ?= 2
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
@@ -29,7 +31,7 @@ test: lint
 	test -x /usr/bin/chromium -a -x /usr/sbin/nginx || [ "$$(id -u)" != 0 ] || \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends chromium nginx-light)
-	$(PY) -m pytest
+	$(PY) -m pytest --numprocesses $(TEST_PROCESSES) --dist loadfile
 
 # The container check (tests/containers; 6.5 minutes on a fresh clone and machine here, podman's install included):
 # base images without a registry, builds the serve and training images, runs them and the compose stack, and breaks a

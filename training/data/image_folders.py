@@ -9,6 +9,7 @@ asked for. The result is cached as ``.npy`` next to other data, so preprocessing
 
 import hashlib
 import io
+import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,5 +86,7 @@ def load_images(
         return np.load(cache, allow_pickle=False)
     images = decode_all(source, size, channels, limit)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.save(cache, images)
+    partial = cache.with_suffix(f".{os.getpid()}.npy")  # whole, then renamed: ranks decode at once
+    np.save(partial, images)
+    partial.replace(cache)
     return images

@@ -8,6 +8,7 @@ between two real sets (train vs test), which :func:`reference` reports next to e
 
 import argparse
 import json
+import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -103,7 +104,9 @@ def classifier(config: Config = Config()) -> nn.Module:
     Engine.local().fit(task)
     model = task.model
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path)
+    partial = path.with_suffix(f".{os.getpid()}.pt")  # whole, then renamed: processes train at once
+    torch.save(model.state_dict(), partial)
+    partial.replace(path)
     return model.eval()
 
 

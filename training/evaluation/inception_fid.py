@@ -9,6 +9,7 @@ so the 10,000 Fashion-MNIST test images take ~20 minutes: their statistics are c
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +56,11 @@ def statistics(fid, images: np.ndarray, desc: str) -> dict[str, np.ndarray]:
 
 def cached_statistics(fid, images: np.ndarray, path: Path, desc: str) -> dict[str, np.ndarray]:
     """Statistics of a fixed real set, computed once and kept at ``path``."""
-    if not path.is_file():
+    if not path.is_file():  # written whole, then renamed: processes computing it at once
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **statistics(fid, images, desc))
+        partial = path.with_suffix(f".{os.getpid()}.npz")
+        np.savez(partial, **statistics(fid, images, desc))
+        partial.replace(path)
     with np.load(path) as cached:
         return {"mu": cached["mu"], "sigma": cached["sigma"]}
 
