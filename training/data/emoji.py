@@ -15,7 +15,6 @@ every subset's images, never trained on.
 import hashlib
 import io
 import json
-import os
 import tarfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.data.mnist import data_root, download_alone
+from training.data.mnist import data_root, download_alone, write_whole
 
 SIZE = 64
 BACKGROUND = (255, 255, 255)  # emoji are drawn to sit on white
@@ -148,9 +147,7 @@ def load_emoji(subset: str = "faces", data_dir: Path | None = None) -> np.ndarra
         return np.load(cache, allow_pickle=False)
     images = np.concatenate([read_tarball(fetch(package, folder), vendor, categories)
                              for vendor, package in PACKAGES.items()])  # fmt: skip
-    partial = folder / f"{cache.stem}.{os.getpid()}.npy"  # whole, then renamed: runs in parallel
-    np.save(partial, images)
-    partial.replace(cache)
+    write_whole(cache, lambda p: np.save(p, images))
     return images
 
 

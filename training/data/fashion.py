@@ -9,7 +9,6 @@ Python. Whatever the source, the arrays must hash to the published sha256 of the
 import gzip
 import io
 import lzma
-import os
 import tarfile
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from training.data.mnist import (
     read_idx,
     read_idx_dir,
     verify,
+    write_whole,
 )
 
 PACKAGE = "dataset-fashion-mnist"
@@ -89,9 +89,6 @@ def load_fashion(
         files = idx_from_deb(fetch_deb(folder))
         images, labels = (read_idx(files[name]) for name in IDX_FILES[split])
     verify(split, images, labels, IDX_SHA256, "Fashion-MNIST")
-    if not cache.is_file():  # written whole, then renamed: parallel runs never see half a file
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / f"{split}.{os.getpid()}.npz"
-        np.savez(partial, images=images, labels=labels)
-        partial.replace(cache)
+    if not cache.is_file():
+        write_whole(cache, lambda p: np.savez(p, images=images, labels=labels))
     return images, labels.astype(np.int64)

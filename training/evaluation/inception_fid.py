@@ -9,7 +9,6 @@ so the 10,000 Fashion-MNIST test images take ~20 minutes: their statistics are c
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from tqdm import tqdm
 
 from training.data import image_sets
 from training.data.image_folders import load_images
-from training.data.mnist import data_root
+from training.data.mnist import data_root, write_whole
 from training.evaluation.domain_fid import frechet_distance, generate
 from training.export import add_metrics
 
@@ -56,11 +55,9 @@ def statistics(fid, images: np.ndarray, desc: str) -> dict[str, np.ndarray]:
 
 def cached_statistics(fid, images: np.ndarray, path: Path, desc: str) -> dict[str, np.ndarray]:
     """Statistics of a fixed real set, computed once and kept at ``path``."""
-    if not path.is_file():  # written whole, then renamed: processes computing it at once
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.npz")
-        np.savez(partial, **statistics(fid, images, desc))
-        partial.replace(path)
+    if not path.is_file():
+        stats = statistics(fid, images, desc)
+        write_whole(path, lambda p: np.savez(p, **stats))
     with np.load(path) as cached:
         return {"mu": cached["mu"], "sigma": cached["sigma"]}
 
