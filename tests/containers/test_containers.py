@@ -97,7 +97,8 @@ def test_a_restarted_replica_rejoins(both_replicas):
         assert time.monotonic() < deadline, "the restarted replica got no request"
         statuses.append(fetch(f"{stack.url}/solve/text", {"query": "1+2"})[0])
         time.sleep(0.05)
-    assert set(statuses) <= {200}
+    log = stack.podman("logs", nginx).splitlines()[seen:]
+    assert set(statuses) <= {200}, [line for line in log if '" 200 ' not in line]
 
 
 def test_the_training_image_trains(podman, training_image):
