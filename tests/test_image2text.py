@@ -1,6 +1,7 @@
 """Strip readers: shapes, the cell split, metrics, a tiny fit, ONNX parity, and the CLI dry runs."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import onnxruntime as ort
@@ -23,7 +24,7 @@ from training.models.strip_readers import (
     StripReader,
     per_cell,
 )
-from training.tasks.image2text import Config, fit
+from training.tasks.image2text import DRY_RUN_STRIPS, Config, Image2Text, fit
 
 QUERIES = ar.all_queries()[::401]  # 50 queries, both operators
 
@@ -200,6 +201,14 @@ def test_image2text_dry_run_writes_a_consistent_card(tmp_path):
     assert card["training"]["command"] == f"python -m training image2text --dry-run --out {out}"
     assert card["metrics"]["held_out_strips"] == card["dataset"]["strips"]["held_out"] == 40
     assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-5
+
+
+def test_a_resume_may_change_how_the_model_reads_but_not_the_network():
+    config = replace(Config(), **DRY_RUN_STRIPS)
+    task, now = Image2Text(config, max_batches=1), config.to_dict()
+    five_views = replace(config, epochs=40, model={**config.model, "views": 5}).to_dict()
+    narrower = replace(config, model={**config.model, "features": 128}).to_dict()
+    assert task.to_match(five_views) == task.to_match(now) != task.to_match(narrower)
 
 
 def test_image2text_report_dry_run_writes_the_report(tmp_path):

@@ -169,3 +169,12 @@ def test_a_resumed_runs_card_counts_every_epochs_time():
     resumed = training_record("cmd", {}, 12.0, history, Engine.local())
     fresh = training_record("cmd", {}, 230.0, history, Engine.local())  # solver and evaluation too
     assert (resumed["seconds"], fresh["seconds"]) == (190.0, 230.0)
+
+
+def test_a_card_says_when_a_resume_extended_the_runs_schedule():
+    """30 epochs planned, then resumed to 40: the card shows both plans and their epochs."""
+    history = [{"epoch": e, "loss": 1.0, "planned_epochs": 30 if e <= 2 else 40} for e in (1, 2, 3)]
+    assert training_record("cmd", {}, 1.0, history, Engine.local())["schedule"] == [
+        {"first_epoch": 1, "last_epoch": 2, "planned_epochs": 30},
+        {"first_epoch": 3, "last_epoch": 3, "planned_epochs": 40},
+    ]

@@ -220,6 +220,7 @@ class Engine:
             **means,
             "lr": lr,
             "seconds": round(time.perf_counter() - started, 3),
+            "planned_epochs": task.epochs,  # the schedule's length: an extended run changes it
         }
 
     @staticmethod
@@ -273,12 +274,12 @@ class Engine:
         saved = torch.load(path, map_location=self.device, weights_only=True)
         # A setting added to the config since the checkpoint was written is taken as today's:
         # the code that wrote it had no such choice.
-        now = {**task.config(), "epochs": task.epochs}
-        same = {**now, **saved["config"], "epochs": task.epochs} == now
-        if saved.get("task") != task.name or not same:
+        now = task.to_match(task.config())
+        if saved.get("task") != task.name or {**now, **task.to_match(saved["config"])} != now:
             raise ValueError(
                 f"{path} was trained with another config ({saved.get('task')}: "
-                f"{saved.get('config')}); only the epochs may change on resume"
+                f"{saved.get('config')}); a resume may change only the epochs and what inference "
+                "alone reads"
             )
         for name, model in task.models.items():
             model.load_state_dict(saved["models"][name])
@@ -286,4 +287,6 @@ class Engine:
             optimizer.load_state_dict(saved["optimizers"][name])
             if scalers[name].is_enabled() and saved["scalers"][name]:  # fp16 before and now
                 scalers[name].load_state_dict(saved["scalers"][name])
+        for record in saved["history"]:  # written before epochs were recorded with their plan
+            record.setdefault("planned_epochs", saved["config"].get("epochs"))
         return saved["history"]

@@ -78,10 +78,25 @@ def training_record(
         "torch": torch.__version__,
         "runtime": engine.describe(),
         "final_loss": history[-1]["loss"],
+        "schedule": schedule_segments(history),
     }
     if "batch_size" in config:
         record["global_batch_size"] = config["batch_size"] * engine.world_size
     return record
+
+
+def schedule_segments(history: list[dict]) -> list[dict]:
+    """Which epochs ran under a schedule of how many: one segment, unless a resume with more
+    epochs extended the run (its schedule then went on as if planned that long from the start)."""
+    segments: list[dict] = []
+    for record in history:
+        plan = record.get("planned_epochs")
+        if segments and segments[-1]["planned_epochs"] == plan:
+            segments[-1]["last_epoch"] = record["epoch"]
+        else:
+            segments.append({"first_epoch": record["epoch"], "last_epoch": record["epoch"],
+                             "planned_epochs": plan})  # fmt: skip
+    return segments
 
 
 def io_spec(path: Path) -> tuple[list[dict], list[dict]]:

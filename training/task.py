@@ -88,8 +88,13 @@ class Task:
         return None
 
     def config(self) -> dict:
-        """What determines the run; a resumed run must have the same (``epochs`` may grow)."""
+        """What determines the run; a resumed run must have the same (see :meth:`to_match`)."""
         return {}
+
+    def to_match(self, config: dict) -> dict:
+        """The part of ``config`` that a checkpoint must share to be resumed: all but the
+        ``epochs`` (a run may be extended; its schedule then restarts at the new run's point)."""
+        return {key: value for key, value in config.items() if key != "epochs"}
 
 
 class OneModelTask(Task):

@@ -119,6 +119,12 @@ class Image2Text(OneModelTask):
             model.solver.requires_grad_(False)
         return {"model": model}
 
+    def to_match(self, config: dict) -> dict:
+        """Views say how the exported model reads, not how it trains: a resume may change them."""
+        matched = super().to_match(config)
+        model = {k: v for k, v in matched.get("model", {}).items() if k != "views"}
+        return {**matched, "model": model}
+
     def dataset(self) -> Dataset:
         return TrainingStrips(self.train_q, self.n, self.settings)
 
