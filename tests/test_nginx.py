@@ -19,9 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
 from live_server import fetch, free_port, serving, statuses_under_load
 
+from service.__main__ import server_options
+from service.settings import Settings
+
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
+NGINX_CONF = DOCKER / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 pytestmark = pytest.mark.skipif(
@@ -31,7 +36,7 @@ pytestmark = pytest.mark.skipif(
 
 def local_config(upstreams: list[str], port: int, folder: Path) -> Path:
     """The shipped config with fixed upstreams, a local port, and its files under ``folder``."""
-    conf = (DOCKER / "nginx.conf").read_text()
+    conf = NGINX_CONF.read_text()
     conf = re.sub(r"^resolver .*$", "", conf, flags=re.M)
     servers = "\n    ".join(f"server {upstream};" for upstream in upstreams)
     conf = re.sub(r"server genseq:8000 resolve;", servers, conf)
@@ -158,3 +163,12 @@ def test_a_restarted_replica_rejoins(tmp_path):
                 statuses.append(fetch(f"{url}/solve/text", {"query": "1+2"})[0])
                 time.sleep(0.05)
     assert set(statuses) == {200}, Counter(statuses)
+
+
+def test_idle_connections_to_a_replica_are_closed_by_nginx_first():
+    """A replica (uvicorn) closes a connection idle for ``timeout_keep_alive`` seconds; nginx must
+    drop its idle ones sooner, or it may send a request down one the replica is closing."""
+    upstream = re.search(r"upstream genseq_replicas \{(.*?)\}", NGINX_CONF.read_text(), re.S)
+    nginx_idle = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream.group(1), re.M)
+    replica_idle = uvicorn.Config("x", **server_options(Settings())).timeout_keep_alive
+    assert nginx_idle is not None and int(nginx_idle.group(1)) < replica_idle
