@@ -247,7 +247,7 @@ class Engine:
         if writer is None:
             return
         for key, value in record.items():
-            if key != "epoch" and isinstance(value, int | float):
+            if key not in ("epoch", "planned_epochs") and isinstance(value, int | float):
                 writer.add_scalar(f"epoch/{key}", value, record["epoch"])
         images = self.in_eval_mode(task, task.images)
         if images is not None:

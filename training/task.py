@@ -147,6 +147,9 @@ def moving_average(module: nn.Module, decay: float) -> AveragedModel:
     return AveragedModel(module, avg_fn=blend, use_buffers=True)
 
 
+BOOKKEEPING = ("epoch", "loss", "seconds", "lr", "planned_epochs")  # in every epoch's record
+
+
 def held_out_scores(history: list[dict]) -> dict[str, float]:
     """The last epoch's held-out scores (its record without the training bookkeeping)."""
-    return {k: v for k, v in history[-1].items() if k not in ("epoch", "loss", "seconds", "lr")}
+    return {k: v for k, v in history[-1].items() if k not in BOOKKEEPING}
