@@ -1,6 +1,7 @@
 """Fixtures for the service tests: settings, a started app, and scratch copies of model folders."""
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -74,7 +75,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """The ``long`` marker; and under pytest-xdist (`make test`), each process's share of the
+    cores for torch and BLAS, as torchrun gives its ranks: with every core each, two processes
+    slowed some tests tenfold. Set before a test module imports torch; the caller's own
+    OMP_NUM_THREADS wins."""
     config.addinivalue_line("markers", "long: minutes of CPU; run only with --long")
+    processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1))
+    if processes > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

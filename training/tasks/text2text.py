@@ -54,7 +54,8 @@ def exact_match(model: nn.Module, queries: list[str], side: str, answer_padding:
     model.eval()
     device = device_of(model)
     x, y = encode_split(queries, (side,), answer_padding)
-    predicted = model(x.to(device)).argmax(dim=-1).cpu()
+    # in batches: the study's model read 19,000 queries at once at half the speed, in more memory
+    predicted = torch.cat([model(part.to(device)).argmax(dim=-1).cpu() for part in x.split(1024)])
     return (predicted == y).all(dim=1).double().mean().item()
 
 
