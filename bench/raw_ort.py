@@ -5,6 +5,7 @@ Models load through service.registry (same session options, same checks and warm
 inference slots do, with the feeds prepared once, so only the model's own time is counted.
 """
 
+import argparse
 import threading
 import time
 from dataclasses import replace
@@ -14,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from bench.client import Stats, summarize
-from bench.endpoints import Feeds
+from bench.endpoints import ENDPOINTS, Feeds
 from service.registry import load_model, session_options
 
 
@@ -46,3 +47,46 @@ def measure(session: ort.InferenceSession, feeds: Feeds, threads: int, seconds: 
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     stats = summarize(np.concatenate([np.array(x) for x in latencies]) * 1e3, 0, elapsed)
     return replace(stats, cpu_seconds=cpu)
+
+
+def compare(endpoint: str, folders: list[Path], seconds: float, rounds: int) -> str:
+    """One endpoint's model from each models folder (two exports of it, say), measured in turns,
+    ``rounds`` times each, so a shared machine's drift falls on all alike: a table of the sums."""
+    chosen = ENDPOINTS[endpoint]()
+    loaded = [session(folder, chosen.model, 1) for folder in folders]
+    feeds = [chosen.feeds(card) for _, card in loaded]
+    runs, cpu = [0] * len(folders), [0.0] * len(folders)
+    for _ in range(rounds):
+        for i, (model, _) in enumerate(loaded):
+            stats = measure(model, feeds[i], 1, seconds)
+            runs[i] += stats.requests
+            cpu[i] += stats.cpu_seconds or 0.0
+    lines = [
+        f"{chosen.name}: model {chosen.model}, one thread, {rounds} x {seconds:g} s each",
+        "| models folder | parameters | runs | CPU ms/run | vs first |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    per_run = [1e3 * seconds / max(n, 1) for seconds, n in zip(cpu, runs, strict=True)]
+    for i, folder in enumerate(folders):
+        parameters = loaded[i][1].get("parameters", "-")
+        lines.append(f"| {folder} | {parameters} | {runs[i]} | {per_run[i]:.3f} | "
+                     f"{per_run[i] / per_run[0]:.2f}x |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.raw_ort",
+        description="The CPU a model's run costs, in onnxruntime alone, for the same model "
+        "from several models folders (e.g. exported/ and a folder holding an earlier export).",
+    )
+    parser.add_argument("folders", type=Path, nargs="+", help="models folders, like exported/")
+    parser.add_argument("--endpoint", choices=sorted(ENDPOINTS), default="image")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per turn")
+    parser.add_argument("--rounds", type=int, default=5, help="turns of every folder")
+    args = parser.parse_args()
+    print(compare(args.endpoint, args.folders, args.seconds, args.rounds))
+
+
+if __name__ == "__main__":
+    main()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bench import batch_sizes
+from bench import batch_sizes, raw_ort
 from bench.__main__ import parse
 from bench.client import Stats
 from bench.peers import launch, venvs
@@ -70,6 +70,12 @@ def test_batch_sizes_runs_each_model_on_the_batch_it_names() -> None:
         model = load_model(REPO / "exported" / name, session_options(1))
         assert model.run(batch_sizes.rows(model, 3))[0].shape[0] == 3
         assert batch_sizes.cpu_ms(model, batch_sizes.rows(model, 2), seconds=0.01) > 0
+
+
+def test_raw_ort_compares_one_model_across_models_folders() -> None:
+    table = raw_ort.compare("text", [REPO / "exported"] * 2, seconds=0.05, rounds=2).splitlines()
+    assert table[0].startswith("POST /solve/text: model text2text") and len(table) == 5
+    assert table[3].endswith("| 1.00x |") and table[4].endswith("x |")
 
 
 def test_switch_interval_loads_one_service_per_interval(capsys) -> None:
