@@ -93,7 +93,8 @@ class Task:
 
     def to_match(self, config: dict) -> dict:
         """The part of ``config`` that a checkpoint must share to be resumed: all but the
-        ``epochs`` (a run may be extended; its schedule then restarts at the new run's point)."""
+        ``epochs`` (a run may be extended; its schedule then goes on from the point a run planned
+        that long would be at)."""
         return {key: value for key, value in config.items() if key != "epochs"}
 
 
