@@ -66,7 +66,7 @@ def compare(endpoint: str, folders: list[Path], seconds: float, rounds: int) -> 
         "| models folder | parameters | runs | CPU ms/run | vs first |",
         "|---|---:|---:|---:|---:|",
     ]
-    per_run = [1e3 * seconds / max(n, 1) for seconds, n in zip(cpu, runs, strict=True)]
+    per_run = [1e3 * spent / max(n, 1) for spent, n in zip(cpu, runs, strict=True)]
     for i, folder in enumerate(folders):
         parameters = loaded[i][1].get("parameters", "-")
         lines.append(f"| {folder} | {parameters} | {runs[i]} | {per_run[i]:.3f} | "
