@@ -19,6 +19,7 @@ from training.launch import Launch
 from training.models.seq2seq import Attention, count_parameters
 from training.models.strip_readers import (
     ARCHITECTURES,
+    Committee,
     Flatten,
     Probabilities,
     StripReader,
@@ -165,15 +166,39 @@ def test_views_average_the_cells_over_shifted_strips_in_eval_mode_only(strips):
         StripReader(views=4)
 
 
-DEFAULT_IN_VIEWS = {**Config().model, "views": 5}  # the defaults, and the shifted views in ONNX
-
-
-@pytest.mark.parametrize(
-    "options", [{}, {"text_model": "place-value", "hard_symbols": True}, DEFAULT_IN_VIEWS]
-)
-def test_onnx_export_of_ours_matches_torch(strips, tmp_path, options):
+def readers(n: int, **options) -> list[StripReader]:
+    """``n`` readers of ours, each from its own random start (as members trained apart)."""
     torch.manual_seed(0)
-    model = Probabilities(StripReader(**options)).eval()
+    return [StripReader(**(Config().model | options)).eval() for _ in range(n)]
+
+
+def test_a_committee_reads_by_its_members_mean_and_answers_what_it_read(strips):
+    members = readers(2)
+    x = pixels(strips.pixels[:6])
+    with torch.no_grad():
+        read = [member.reader.read(x)[1].softmax(-1) for member in members]
+        out = Committee(members).eval()(x)
+    mean = torch.stack(read).mean(0)
+    assert not torch.equal(read[0].argmax(-1), read[1].argmax(-1))  # the members disagree
+    np.testing.assert_allclose(out["symbols"].softmax(-1), mean, atol=1e-6)
+    one_hot = torch.nn.functional.one_hot(mean.argmax(-1), 13).float()
+    assert torch.allclose(out["answer"], members[0].solver(one_hot), atol=1e-5)
+    with pytest.raises(ValueError, match="committee"):
+        Committee(readers(1, views=5))
+
+
+EXPORTED = {
+    "attention": lambda: StripReader(),
+    "place-value": lambda: StripReader(text_model="place-value", hard_symbols=True),
+    "shifted views": lambda: StripReader(**{**Config().model, "views": 5}),  # views in ONNX
+    "committee": lambda: Committee(readers(2)),
+}
+
+
+@pytest.mark.parametrize("kind", EXPORTED)
+def test_onnx_export_of_ours_matches_torch(strips, tmp_path, kind):
+    torch.manual_seed(0)
+    model = Probabilities(EXPORTED[kind]()).eval()
     x = pixels(strips.pixels).numpy()
     path = tmp_path / "model.onnx"
     export_onnx(model, {"strip": torch.from_numpy(x[:4])}, path, ["answer", "symbols"])
@@ -200,6 +225,19 @@ def test_image2text_dry_run_writes_a_consistent_card(tmp_path):
     assert card["polarity"] == "light on dark" and card["symbols"] == ar.SYMBOLS
     assert card["training"]["command"] == f"python -m training image2text --dry-run --out {out}"
     assert card["metrics"]["held_out_strips"] == card["dataset"]["strips"]["held_out"] == 40
+    assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-5
+
+
+def test_image2text_dry_run_of_a_committee_trains_each_member_as_its_own_seed(tmp_path):
+    out, runs = tmp_path / "image2text", tmp_path / "runs"
+    main(["image2text", "--dry-run", "--members", "2", "--out", str(out), "--run-dir", str(runs)])
+    card = json.loads((out / "card.json").read_text())
+    members = card["training"]["members"]
+    assert [m["seed"] for m in members] == [0, 1] and card["training"]["config"]["members"] == 2
+    for k, member in enumerate(members):
+        saved = torch.load(runs / f"member-{k}" / "checkpoint.pt", weights_only=True)
+        assert saved["config"]["seed"] == k and saved["history"][-1]["loss"] == member["final_loss"]
+    assert "mean of 2 readers" in card["readout"]["views"]
     assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-5
 
 

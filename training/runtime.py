@@ -7,6 +7,7 @@ This module imports no torch, so ``python -m training --help`` stays instant; th
 import argparse
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +30,21 @@ class Runtime:
                 "compile": self.compile}  # fmt: skip
 
 
-def workers(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names it in "invalid int value: 'x'"
+    return parse
+
+
+workers = at_least(0)
+positive = at_least(1)
 
 
 def add_runtime_flags(parser: argparse.ArgumentParser) -> None:

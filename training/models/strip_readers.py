@@ -197,9 +197,7 @@ class StripReader(nn.Module):
             features, symbols = None, self.read_views(strip)
         inputs = symbols.softmax(-1) if self.from_symbols else features
         if self.hard_symbols:
-            # The row's maximum as 1 (ties between exact floats aside): exports as plain ops.
-            one_hot = (inputs == inputs.amax(-1, keepdim=True)).to(inputs.dtype)
-            inputs = one_hot + inputs - inputs.detach()
+            inputs = straight_through_one_hot(inputs)
         return {"answer": self.solver(inputs), "symbols": symbols}
 
     def read_views(self, strip: torch.Tensor) -> torch.Tensor:
@@ -210,6 +208,40 @@ class StripReader(nn.Module):
             len(self.views), *strip.shape[:1], *symbols.shape[1:]
         )
         return probabilities.mean(0).clamp_min(1e-12).log()
+
+
+def straight_through_one_hot(probabilities: torch.Tensor) -> torch.Tensor:
+    """The one-hot of each row's most likely symbol, its gradient passed to the probabilities.
+
+    The row's maximum becomes 1 (ties between exact floats aside): exports as plain ops.
+    """
+    one_hot = (probabilities == probabilities.amax(-1, keepdim=True)).to(probabilities.dtype)
+    return one_hot + probabilities - probabilities.detach()
+
+
+class Committee(nn.Module):
+    """Readers of ours trained apart (other seeds), read as one: each cell's symbol probabilities
+    are the mean of the members', and the first member's solver answers the expression so read.
+
+    Members trained alike misread mostly the same hard digits, but not all of them: averaging
+    networks trained apart is the classic way below one network's error on MNIST (Ciresan et
+    al. 2012). Inference only; it costs one reader's run per member.
+    """
+
+    def __init__(self, members: list[StripReader]):
+        super().__init__()
+        if not members or not all(m.hard_symbols and len(m.views) == 1 for m in members):
+            raise ValueError("a committee's members are readers of ours with hard_symbols, 1 view")
+        self.readers = nn.ModuleList(member.reader for member in members)
+        self.solver = members[0].solver
+
+    def forward(self, strip: torch.Tensor) -> dict[str, torch.Tensor]:
+        read = [reader.read(strip)[1].softmax(-1) for reader in self.readers]
+        probabilities = torch.stack(read).mean(0)
+        return {
+            "answer": self.solver(straight_through_one_hot(probabilities)),
+            "symbols": probabilities.clamp_min(1e-12).log(),
+        }
 
 
 ARCHITECTURES = {

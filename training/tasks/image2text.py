@@ -15,11 +15,9 @@ Training strips are drawn afresh every epoch (new digit images, new operator dra
 """
 
 import argparse
-import hashlib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -27,21 +25,13 @@ from torch.utils.data import Dataset
 
 from training import runtime
 from training.data import arithmetic as ar
-from training.data import glyphs, mnist, strip_variants
 from training.data.strip_variants import VARIANTS
-from training.data.strips import TrainingStrips, draw, pixels
-from training.evaluation.strip_reading import (
-    evaluate,
-    evaluation_sets,
-    one_view_scores,
-    variant_sets,
-)
-from training.export import export_onnx, parity, training_record, write_card
+from training.data.strips import TrainingStrips, pixels
+from training.evaluation.strip_reading import evaluate, evaluation_sets, variant_sets
 from training.launch import Launch, launch_for, timed
-from training.models.seq2seq import count_parameters
-from training.models.strip_readers import ARCHITECTURES, CELL, Probabilities
+from training.models.strip_readers import ARCHITECTURES, Committee
 from training.task import OneModelTask, held_out_scores
-from training.tasks import text2text
+from training.tasks import image2text_export, text2text
 
 
 @dataclass
@@ -71,6 +61,9 @@ class Config:
     # Ours: its text solver first learns the training queries as text (text2text's recipe), then
     # stays fixed while the CNN learns to feed it; 0: learnt from scratch with the CNN.
     solver_epochs: int = 50
+    # Readers trained apart and read as one (:class:`Committee`): member k is the run of seed
+    # seed + k, trained as that run alone would be.
+    members: int = 1
     model: dict = field(
         default_factory=lambda: {
             "channels": (32, 64, 128),
@@ -172,104 +165,35 @@ def train_solver(config: Config, launch: Launch) -> tuple[nn.Module, dict[str, f
     return solver, {f"solver_{name}": value for name, value in scores.items()}
 
 
-CURVE = ("epoch", "loss", "seconds", "answer_exact_match", "expression_exact_match")  # per epoch
+def train(config: Config, launch: Launch) -> tuple[nn.Module, list[list[dict]], dict[str, float]]:
+    """Ours, or a :class:`Committee` of ``members`` readers trained apart (member ``k`` with seed
+    ``seed + k``, its checkpoints in ``run_dir/member-k``, exactly as ``--seed`` would train it
+    alone); returns the model, each member's epochs and the model's held-out scores."""
+    if config.members == 1:
+        model, history, final = fit(config, launch)
+        return model, [history], final
+    fitted = [
+        fit(replace(config, seed=config.seed + k, members=1), launch.part(f"member-{k}"))
+        for k in range(config.members)
+    ]
+    committee = Committee([model for model, _, _ in fitted])
+    _, unseen_q = ar.split(ar.all_queries(), config.train_fraction, config.split_seed)
+    held_out, unseen = evaluation_sets(config, unseen_q)
+    scores = evaluate(committee, held_out, unseen, variant_sets(config, held_out), config)
+    solver = {k: v for k, v in fitted[0][2].items() if k.startswith("solver_")}  # the one used
+    return committee, [history for _, history, _ in fitted], scores | solver
 
 
 def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
-    """Train ours, export ``out/model.onnx`` and write its card (rank 0)."""
-    (model, history, final), seconds = timed(lambda: fit(config, launch))
+    """Train ours (or a committee), export ``out/model.onnx`` and write its card (rank 0)."""
+    (model, histories, final), seconds = timed(lambda: train(config, launch))
     if not launch.engine.is_main:
         return {}
-    train_q, unseen_q = ar.split(ar.all_queries(), config.train_fraction, config.split_seed)
-    held_out, unseen = evaluation_sets(config, unseen_q)
-    views = one_view_scores(model, config, held_out, unseen, variant_sets(config, held_out))
-    rng = np.random.default_rng(0)  # parity strips: held-out handwriting of every 79th query
-    check = draw(ar.all_queries()[::79], "test", rng, config.paddings, config.answer_padding)
-    exported = Probabilities(model)
-    export_onnx(
-        exported, {"strip": pixels(check.pixels[:8])}, out / "model.onnx", ["answer", "symbols"]
+    train_q, _ = ar.split(ar.all_queries(), config.train_fraction, config.split_seed)
+    per_epoch = strips_per_epoch(config, len(train_q), launch.max_batches)
+    return image2text_export.export(
+        model, config, histories, final, seconds, per_epoch, out, command, launch
     )
-    card = {
-        "task": "image2text",
-        "description": (
-            "Reads a handwritten A+B or A-B (0 <= A, B <= 99) from a strip of five 28x28 cells, "
-            "one symbol per cell, and answers it; also gives the symbol it read in each cell."
-        ),
-        "symbols": ar.SYMBOLS,
-        "query_length": ar.QUERY_LEN,
-        "answer_length": ar.ANSWER_LEN,
-        "cell": {"height": CELL, "width": CELL, "cells": ar.QUERY_LEN},
-        "polarity": "light on dark",
-        "pixels": "float32 in 0..1 (uint8 / 255), strip [batch, 1, 28, 140], cells left to right",
-        "readout": {
-            "answer": "argmax symbol per position, blanks stripped",
-            "symbols": "argmax symbol per cell, blanks stripped: the expression as read",
-            "views": (
-                f"each cell's probabilities are the mean over {len(model.views)} readings of "
-                "the strip: as sent and shifted one pixel each way (inside the graph)"
-            )
-            if len(getattr(model, "views", ())) > 1
-            else "one reading of the strip",
-        },
-        "padding": {"answer": config.answer_padding},
-        "trained_paddings": list(config.paddings),
-        "architecture": config.arch,
-        "parameters": count_parameters(model),
-        "dataset": {
-            "name": "handwritten arithmetic strips",
-            "queries": len(ar.all_queries()),
-            "split": {
-                "train_fraction": config.train_fraction,
-                "seed": config.split_seed,
-                "train": len(train_q),
-                "held_out": len(unseen_q),
-                "held_out_sha256": ar.fingerprint(unseen_q),
-            },
-            "digits": {
-                "source": f"MNIST from the PyPI wheel {mnist.WHEEL}, checked against IDX sha256",
-                "train": "MNIST train (60,000 images)",
-                "held_out": "MNIST test (10,000 images)",
-            },
-            "operators": {
-                "train": "glyph family 'train': smooth strokes of constant width",
-                "held_out": "glyph family 'test' (never trained on): shaky, tapering strokes",
-                "families": {name: asdict(f) for name, f in glyphs.FAMILIES.items()},
-            },
-            "strips": {
-                "train_per_epoch": strips_per_epoch(config, len(train_q), launch.max_batches),
-                "epochs": config.epochs,
-                "augment": config.augment,
-                "train_seed": config.seed,
-                "held_out": sum(len(s) for s in held_out.values()),
-                "held_out_seed": config.eval_seed,
-                "held_out_sha256": hashlib.sha256(
-                    b"".join(s.pixels.numpy().tobytes() for s in held_out.values())
-                ).hexdigest(),
-                "unseen_queries": len(unseen),
-                "sent_as": {
-                    "variants": strip_variants.describe(),
-                    "train": list(config.variants),
-                    "held_out": list(config.eval_variants),
-                    "held_out_strips_per_variant": config.variant_strips,
-                    "read_by": "service.images.read_strip, as the service reads uploads",
-                },
-            },
-        },
-        "training": {
-            **training_record(command, config.to_dict(), seconds, history, launch.engine),
-            "curve": [{k: round(v, 4) for k, v in h.items() if k in CURVE} for h in history],
-        },
-        "metrics": {
-            **final,
-            **views,
-            "held_out_strips": sum(len(s) for s in held_out.values()),
-            "unseen_query_strips": len(unseen),
-            "onnx_parity_max_abs_diff": parity(
-                exported, out / "model.onnx", {"strip": pixels(check.pixels).numpy()}
-            ),
-        },
-    }
-    return write_card(out, card)
 
 
 DRY_RUN_STRIPS = {
@@ -281,6 +205,13 @@ DRY_RUN_STRIPS = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     runtime.add_config_flags(parser, Config, "epochs", "train_fraction", "seed", "batch_size")
+    parser.add_argument(
+        "--members",
+        type=runtime.positive,
+        default=Config.members,
+        help="readers trained apart (seeds seed, seed+1, ...) and read as one, a committee; "
+        "member k's checkpoints in RUN_DIR/member-k",
+    )
     runtime.add_out_flag(parser, "exported/image2text")
     runtime.add_run_flags(parser, dry_run="at most 2 epochs of 2 batches, 40 held-out strips")
 
