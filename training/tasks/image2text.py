@@ -177,11 +177,14 @@ def train(config: Config, launch: Launch) -> tuple[nn.Module, list[list[dict]], 
         for k in range(config.members)
     ]
     committee = Committee([model for model, _, _ in fitted])
+    histories = [history for _, history, _ in fitted]
+    if not launch.engine.is_main:
+        return committee, histories, {}  # scored and exported by rank 0 alone
     _, unseen_q = ar.split(ar.all_queries(), config.train_fraction, config.split_seed)
     held_out, unseen = evaluation_sets(config, unseen_q)
     scores = evaluate(committee, held_out, unseen, variant_sets(config, held_out), config)
     solver = {k: v for k, v in fitted[0][2].items() if k.startswith("solver_")}  # the one used
-    return committee, [history for _, history, _ in fitted], scores | solver
+    return committee, histories, scores | solver
 
 
 def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
