@@ -6,7 +6,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import routers
+from service import fast_path
+from service.api import routers, solve
 from service.context import AppContext
 from service.errors import install_error_handlers
 from service.middleware import RequestMiddleware
@@ -49,8 +50,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     context = AppContext.create(settings)
     app.state.context = context
-    # The access line and metrics see every response, the 413s and the timeout's 504s included;
-    # the timeout covers reading the body too (a slow upload).
+    install_error_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    # The last added is the outermost. Single text queries skip FastAPI's per-request machinery
+    # (service/fast_path.py); the access line and metrics see every response, the 413s and the
+    # timeout's 504s included; the timeout covers reading the body too (a slow upload).
+    app.add_middleware(fast_path.SingleQueryFastPath, context=context, route=solve.route)
     app.add_middleware(
         RequestMiddleware,
         metrics=context.metrics,
@@ -58,7 +64,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         timeout=settings.request_timeout_seconds,
     )
-    install_error_handlers(app)
-    for router in routers:
-        app.include_router(router)
     return app

@@ -37,19 +37,25 @@ ModelName = Annotated[
 async def solve_text(body: SolveTextRequest, ctx: ContextDep, model: ModelName = None) -> Response:
     """Answer `{"query": ...}` with one answer, or `{"queries": [...]}` with answers in order."""
     chosen = ctx.registry.get("text2text", model)
-    codec = chosen.codec
-    if body.query is None:  # up to max_batch queries: parsed, encoded and run in a slot's thread
-        answer = await ctx.slots.run(solve_batch, body, chosen, codec, ctx.settings, ctx.metrics)
-    else:
-        # One query parses in microseconds on the event loop, then joins the other single
-        # queries waiting for the model's next run (service/batching.py), off the event loop.
-        queries = canonical_queries(body.located(), ctx.settings.max_query_chars)
-        probs = await batcher(ctx, chosen)(codec.encode(queries))
-        answer = SolveTextResponse(
-            query=queries[0], answer=codec.decode(probs)[0], model=chosen.name
-        )
+    if body.query is not None:
+        (query,) = canonical_queries(body.located(), ctx.settings.max_query_chars)
+        return Response(await answer_one(ctx, chosen, query), media_type="application/json")
+    # Up to max_batch queries: parsed, encoded and run in a slot's thread.
+    answer = await ctx.slots.run(solve_batch, body, chosen, chosen.codec, ctx.settings, ctx.metrics)
     # Serialised here, once: returned as a model, it would be validated again against the Union.
     return Response(answer.model_dump_json(), media_type="application/json")
+
+
+async def answer_one(ctx: AppContext, chosen: LoadedModel, query: str) -> str:
+    """The JSON answer to one canonical ``query``. It parsed in microseconds on the event loop;
+    it joins the other single queries waiting for the model's next run (service/batching.py),
+    off the event loop. Also called by service/fast_path.py."""
+    probs = await batcher(ctx, chosen)(chosen.codec.encode([query]))
+    answer = chosen.codec.decode(probs)[0]
+    return SolveTextResponse(query=query, answer=answer, model=chosen.name).model_dump_json()
+
+
+route = router.routes[0]  # what service/fast_path.py labels the requests it answers with
 
 
 def solve_batch(
