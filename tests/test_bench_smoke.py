@@ -4,6 +4,7 @@ nothing about speed (the machine is shared; docs/benchmarks.md has a full run). 
 batch-size measurement, on a tiny budget, and the peers (`--peers`) without starting them: their
 pins, requests, table, and their apps' answers where their venvs have been made."""
 
+import asyncio
 import hashlib
 import json
 import os
@@ -87,6 +88,15 @@ def test_switch_interval_loads_one_service_per_interval(capsys) -> None:
     assert [row.split("|")[2].strip() for row in rows] == ["5 ms", "0.5 ms"]
     with pytest.raises(SystemExit):
         switch_interval.main(["--intervals", "0"])
+
+
+def test_in_process_drives_both_ways_of_answering_a_text_query(capsys) -> None:
+    from bench import in_process
+
+    asyncio.run(in_process.main(requests=80, rounds=1))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines[:3]] == [*in_process.WAYS, "bare ASGI app"]
+    assert lines[3].startswith("fast path / route: ")
 
 
 def test_profile_summary_counts_own_and_total_samples() -> None:
