@@ -22,8 +22,14 @@ from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
 from training.launch import Launch  # noqa: E402
 from training.models.seq2seq import count_parameters  # noqa: E402
-from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
-from training.tasks.image2text import DRY_RUN_STRIPS, Config, fit  # noqa: E402
+from training.runtime import (  # noqa: E402
+    DRY_RUN_BATCHES,
+    REPO,
+    add_study_flags,
+    out_dir,
+    runtime_from,
+)
+from training.tasks.image2text import Config, dry_run, fit  # noqa: E402
 
 RUNS = {
     "study: flattened cells + LSTM": Config(
@@ -54,14 +60,14 @@ def run_one(job: tuple[str, Config, int | None], engine: Engine) -> dict:
     }
 
 
-def compare(
-    epochs: int, jobs: int, engine: Engine, max_batches: int | None = None, **changes
-) -> list[dict] | None:
-    """Every run of :data:`RUNS` for ``epochs``, with ``changes`` to their configs; each scored
-    after every epoch, for the report's curves."""
-    changes = {"epochs": epochs, "eval_every": 1, **changes}
-    configs = [(n, replace(c, **changes), max_batches) for n, c in RUNS.items()]
-    return run_all(run_one, configs, jobs, engine, "image2text report")
+def compare(epochs: int, jobs: int, engine: Engine, dry: bool = False) -> list[dict] | None:
+    """Every run of :data:`RUNS` for ``epochs`` (``dry``: as a --dry-run), each scored after
+    every epoch, for the report's curves."""
+    configs = [replace(c, epochs=epochs, eval_every=1) for c in RUNS.values()]
+    if dry:
+        configs = [dry_run(c) for c in configs]
+    work = [(n, c, DRY_RUN_BATCHES if dry else None) for n, c in zip(RUNS, configs, strict=True)]
+    return run_all(run_one, work, jobs, engine, "image2text report")
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -130,11 +136,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, command: str) -> None:
-    epochs, strips = (2, DRY_RUN_STRIPS) if args.dry_run else (args.epochs, {})
     out = out_dir(args, REPO / "reports", "image2text-report")
     with Engine(runtime_from(args)) as engine:
-        max_batches = 2 if args.dry_run else None
-        results = compare(epochs, args.jobs, engine, max_batches, **strips)
+        results = compare(args.epochs, args.jobs, engine, args.dry_run)
     if results is not None:
         write_report(results, out, command)
         print(table(results, command))

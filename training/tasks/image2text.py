@@ -206,6 +206,14 @@ DRY_RUN_STRIPS = {
 }  # held-out strips of a --dry-run
 
 
+def dry_run(config: Config) -> Config:
+    """What a --dry-run trains: at most 2 epochs (of the solver's text too) and a few held-out
+    strips; the launch caps each epoch at 2 batches."""
+    solver_epochs = min(config.solver_epochs, 2)
+    return replace(config, epochs=min(config.epochs, 2), solver_epochs=solver_epochs,
+                   **DRY_RUN_STRIPS)  # fmt: skip
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     runtime.add_config_flags(parser, Config, "epochs", "train_fraction", "seed", "batch_size")
     parser.add_argument(
@@ -222,7 +230,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, command: str) -> None:
     config = runtime.config_from(args, Config)
     if args.dry_run:
-        config = replace(config, epochs=min(config.epochs, 2), **DRY_RUN_STRIPS)
+        config = dry_run(config)
     out = runtime.out_dir(args, runtime.REPO / "exported" / "image2text", "image2text")
     with launch_for(args, runtime.run_dir(args, "image2text")) as launch:
         card = build(config, out, command, launch)
