@@ -1,10 +1,11 @@
 """`POST /solve/text` with one well-formed query, answered without FastAPI's routing, dependency
 solving and body validation: the service's most frequent request, and a cheap one to run.
 
-In-process ASGI calls (8 in flight, the model run for real) cost 0.52 ms of CPU a request through
-the app and 0.22 ms through this path; a bare ASGI app answering a constant costs 0.007 ms. Most of
-the difference is FastAPI's per-request machinery (matching routes, solving dependencies,
-validating the body as a model), which a one-key JSON body does not need.
+In-process ASGI calls (8 in flight, the model run for real) cost 0.463 ms of CPU a query through
+the route and 0.221 ms through this path; a bare ASGI app answering a constant costs 0.008 ms
+(`python -m bench.in_process`). Most of the difference is FastAPI's per-request machinery
+(matching routes, solving dependencies, validating the body as a model), which a one-key JSON body
+does not need.
 
 Only requests that are certainly fine are taken: no query string (so the default model), a
 declared Content-Length of at most ``MAX_BODY`` bytes (and within the body limit), Content-Type
