@@ -12,7 +12,7 @@ from torch import nn
 from training.data import arithmetic as ar
 from training.data import glyphs, mnist, strip_variants
 from training.data.strips import draw, pixels
-from training.evaluation.strip_reading import evaluation_sets, one_view_scores, variant_sets
+from training.evaluation.strip_reading import evaluation_sets, one_view_scores
 from training.export import export_onnx, parity, schedule_segments, training_record, write_card
 from training.launch import Launch
 from training.models.seq2seq import count_parameters
@@ -92,7 +92,7 @@ def export(
     """Write ``out/model.onnx`` and its card: ``final`` are the model's held-out scores."""
     train_q, unseen_q = ar.split(ar.all_queries(), config.train_fraction, config.split_seed)
     held_out, unseen = evaluation_sets(config, unseen_q)
-    views = one_view_scores(model, config, held_out, unseen, variant_sets(config, held_out))
+    views = one_view_scores(model, config, held_out, unseen)
     rng = np.random.default_rng(0)  # parity strips: held-out handwriting of every 79th query
     check = draw(ar.all_queries()[::79], "test", rng, config.paddings, config.answer_padding)
     exported = Probabilities(model)
