@@ -1,35 +1,60 @@
-"""What the app's own request handling costs, without sockets: single `POST /solve/text` queries
-driven straight into the ASGI app, 8 in flight, the model run for real.
+"""What the app's own request handling costs, without sockets: requests driven straight into the
+ASGI app, 8 in flight, models run for real.
 
 `python -m bench.in_process`: CPU milliseconds a request (the process's, worker threads
-included), best of several interleaved rounds, for the same body sent two ways: as is, which
-service/fast_path.py answers, and with `?model=text2text`, which it leaves to FastAPI's route
-(same model, same answer); and for a bare ASGI app answering constant JSON (no model).
+included), best of several interleaved rounds, for each fast path and the route it stands in for:
+
+- a single `POST /solve/text` query as is, which service/fast_path.py answers, and with
+  `?model=text2text`, which it leaves to FastAPI's route (same model, same answer);
+- a `GET /sample` revalidation (`If-None-Match` holding its tag, a 304) of the same URL, which
+  service/revalidation.py answers, and of a new URL each time (an unknown parameter the route
+  ignores), which only the route can;
+- a bare ASGI app answering constant JSON (no model): the floor.
 """
 
 import argparse
 import asyncio
+import itertools
 import json
 import time
+from collections.abc import Callable
 
 from service.main import create_app
 from service.settings import Settings
 
-BODY = b'{"query": "81+24"}'
-WAYS = {"fast path": b"", "FastAPI route": b"model=text2text"}
+QUERY_BODY = b'{"query": "81+24"}'
+SAMPLE = b"n=16&seed=1"
+Call = Callable[[], dict]  # a fresh ASGI scope and body, with the status expected
 
 
-def scope(query_string: bytes) -> dict:
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(BODY))]
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": "http", "path": "/solve/text", "raw_path": b"/solve/text",
-            "query_string": query_string, "root_path": "", "headers": headers,
-            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
+def scope(method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> dict:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query,
+            "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80)}  # fmt: skip
 
 
-async def request(app, query_string: bytes) -> None:
-    """One request; fails unless it is answered 200."""
-    messages = [{"type": "http.request", "body": BODY, "more_body": False}]
+def text_query(query_string: bytes) -> Call:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"18")]
+    return lambda: {"scope": scope("POST", "/solve/text", query_string, headers),
+                    "body": QUERY_BODY, "status": 200}  # fmt: skip
+
+
+def revalidation(tag: bytes, new_url_each_time: bool) -> Call:
+    numbers = itertools.count()
+
+    def call() -> dict:
+        query = SAMPLE + (b"&r=%d" % next(numbers) if new_url_each_time else b"")
+        headers = [(b"if-none-match", tag)]
+        return {"scope": scope("GET", "/sample", query, headers), "body": b"", "status": 304}
+
+    return call
+
+
+async def request(app, call: Call) -> list[dict]:
+    """One request; fails unless it is answered with the expected status."""
+    spec = call()
+    messages = [{"type": "http.request", "body": spec["body"], "more_body": False}]
     sent = []
 
     async def receive() -> dict:
@@ -38,9 +63,10 @@ async def request(app, query_string: bytes) -> None:
     async def send(message: dict) -> None:
         sent.append(message)
 
-    await app(scope(query_string), receive, send)
-    if sent[0]["status"] != 200:
+    await app(spec["scope"], receive, send)
+    if sent[0]["status"] != spec["status"]:
         raise RuntimeError(f"{sent[0]['status']}: {sent[1].get('body')!r}")
+    return sent
 
 
 async def bare(scope: dict, receive, send) -> None:
@@ -51,10 +77,10 @@ async def bare(scope: dict, receive, send) -> None:
     await send({"type": "http.response.body", "body": json.dumps({"query": query}).encode()})
 
 
-async def cpu_ms(app, query_string: bytes, requests: int, in_flight: int = 8) -> float:
+async def cpu_ms(app, call: Call, requests: int, in_flight: int = 8) -> float:
     async def client() -> None:
         for _ in range(requests // in_flight):
-            await request(app, query_string)
+            await request(app, call)
 
     started = time.process_time()
     await asyncio.gather(*(client() for _ in range(in_flight)))
@@ -64,16 +90,27 @@ async def cpu_ms(app, query_string: bytes, requests: int, in_flight: int = 8) ->
 async def main(requests: int, rounds: int) -> None:
     app = create_app(Settings(log_level="warning"))  # no access line: it is not the app's work
     async with app.router.lifespan_context(app):
-        apps = {**{way: (app, qs) for way, qs in WAYS.items()}, "bare ASGI app": (bare, b"")}
-        for target, qs in apps.values():
-            await cpu_ms(target, qs, requests // 10)  # warm-up
-        best = dict.fromkeys(apps, float("inf"))
+        first = await request(app, lambda: {"scope": scope("GET", "/sample", SAMPLE, []),
+                                            "body": b"", "status": 200})  # fmt: skip
+        tag = dict(first[0]["headers"])[b"etag"]
+        ways = {
+            "text query, fast path": (app, text_query(b"")),
+            "text query, route": (app, text_query(b"model=text2text")),
+            "304, fast path": (app, revalidation(tag, False)),
+            "304, route": (app, revalidation(tag, True)),
+            "bare ASGI app": (bare, text_query(b"")),
+        }
+        for target, call in ways.values():
+            await cpu_ms(target, call, requests // 10)  # warm-up
+        best = dict.fromkeys(ways, float("inf"))
         for _ in range(rounds):
-            for name, (target, qs) in apps.items():
-                best[name] = min(best[name], await cpu_ms(target, qs, requests))
+            for name, (target, call) in ways.items():
+                best[name] = min(best[name], await cpu_ms(target, call, requests))
     for name, ms in best.items():
-        print(f"{name:14} {ms:.3f} CPU ms a request")
-    print(f"fast path / route: {best['fast path'] / best['FastAPI route']:.2f}x the CPU")
+        print(f"{name:22} {ms:.3f} CPU ms a request")
+    for what in ("text query", "304"):
+        ratio = best[f"{what}, fast path"] / best[f"{what}, route"]
+        print(f"{what}: fast path / route {ratio:.2f}x the CPU")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from bench.run import Cell, Results
 
 GOAL_CONCURRENCY = 8
 MAX_RSS_GROWTH = 0.10
+MAX_REVALIDATION_CPU_MS = 0.1
 CLIENT_CAPPED = (
     " The Python client saturates near the floor's rate (wrk is not installed), so the floor and"
     " the service / floor ratios say more about the client than about the servers."
@@ -99,7 +100,16 @@ def goals(results: Results) -> list[Goal]:
             what = f"{name} {unit}/s vs {BASELINES.get(each, each)}, c={c}"
             shown = "-" if ceiling is None else times(ceiling)
             rows.append((what, detail, f">= {minimum}x", shown, ratio >= minimum))
-    return [*rows, _memory_goal(results)]
+    return [*rows, _revalidation_goal(results), _memory_goal(results)]
+
+
+def _revalidation_goal(results: Results) -> Goal:
+    what, target = "repeated GET /sample with If-None-Match (304), c=8", "< 0.1 CPU ms/request"
+    stats = results.revalidation
+    if stats is None:
+        return what, "not measured", target, "-", None
+    detail = f"{stats.cpu_ms_per_request:.3f} CPU ms/request ({rate(stats)} requests/s)"
+    return what, detail, target, "-", stats.cpu_ms_per_request < MAX_REVALIDATION_CPU_MS
 
 
 def ceilings(cell: Cell, floor: Stats) -> dict[str, float]:

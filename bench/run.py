@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 
+import httpx2
+
 from bench import client, raw_ort
 from bench.client import Stats
 from bench.endpoints import ENDPOINTS, Endpoint, Request, build
@@ -24,6 +26,7 @@ from bench.servers import REPO, Server, ours, running
 from service.settings import Settings, usable_cores
 
 SOAK_CONCURRENCY = 64
+REVALIDATION_CONCURRENCY = 8
 Log = Callable[[str], None]
 
 
@@ -73,6 +76,7 @@ class Results:
     cells: list[Cell] = field(default_factory=list)
     client_check: dict[int, Stats] = field(default_factory=dict)  # the floor, python client
     memory: Memory | None = None
+    revalidation: Stats | None = None  # the service's 304s to a repeated GET /sample, c=8
     pids: dict[str, int] = field(default_factory=dict)
 
 
@@ -134,9 +138,24 @@ def run(options: Options, log: Log = print) -> Results:
             )
             log(f"{'bare':8} {'with the Python client':28} c={top:<3} {format_stats(check)}")
             results.client_check[top] = check
+        if "sample" in chosen:
+            again = revalidation(servers["service"], chosen["sample"].request)
+            name = "GET /sample, If-None-Match"
+            results.revalidation = measure("service", name, again, REVALIDATION_CONCURRENCY)
         results.memory = soak(servers["service"], chosen, start_kib, options, log)
     results.machine["load_average_end"] = os.getloadavg()
     return results
+
+
+def revalidation(server: Server, request: Request) -> Request:
+    """``request`` (a GET) again, with the tag the server answered it with in If-None-Match;
+    checked to be answered 304, so that a load of it measures nothing else."""
+    tag = httpx2.get(server.url + request.path).headers["etag"]
+    again = replace(request, headers={**request.headers, "if-none-match": tag})
+    status = httpx2.get(server.url + request.path, headers=again.headers).status_code
+    if status != 304:
+        raise RuntimeError(f"{request.path} with its own tag: {status}, not 304")
+    return again
 
 
 def soak(

@@ -3,13 +3,16 @@ a client or proxy that already holds the answer.
 
 Every GET image endpoint is a pure function of the model file and its parameters, so the tag is a
 hash of the model's sha256, the route, the canonical parameters (defaults filled in, queries
-normalised) and :data:`ENCODING`. A matching ``If-None-Match`` is answered before any model runs.
+normalised) and :data:`ENCODING`. A matching ``If-None-Match`` is answered before any model runs;
+once the route has tagged a URL, :class:`IssuedTags` lets service/revalidation.py answer it before
+FastAPI does.
 The POST endpoints get no tags: caches do not reuse POST answers, and a conditional POST means
 something else (RFC 9110 13.1.2: a 412, for requests that change state).
 """
 
 import hashlib
 import json
+from typing import Any
 
 from fastapi import Request, Response, status
 
@@ -37,15 +40,51 @@ def headers(tag: str) -> dict[str, str]:
 
 
 def holds(request: Request, tag: str) -> bool:
-    """Whether the client's ``If-None-Match`` names ``tag`` (or is ``*``), compared weakly as
-    RFC 9110 13.1.2 asks: ``W/"x"`` matches ``"x"``."""
+    """Whether the client's ``If-None-Match`` names ``tag``: see :func:`names`."""
     sent = request.headers.get("if-none-match")
-    if sent is None:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in sent.split(",")}
+    return sent is not None and names(sent, tag)
+
+
+def names(if_none_match: str, tag: str) -> bool:
+    """Whether an ``If-None-Match`` value names ``tag`` (or is ``*``), compared weakly as
+    RFC 9110 13.1.2 asks: ``W/"x"`` matches ``"x"``."""
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
     return "*" in tags or tag in tags
 
 
 def not_modified(tag: str) -> Response:
     """304: the client's copy is the answer; no body, the same validators."""
     return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers(tag))
+
+
+class IssuedTags:
+    """The tag each URL (path and raw query string) was last answered with, and the route that
+    answered it, so that a revalidation of that very URL needs no route to recompute it.
+
+    Sound because a tag is a function of the URL alone while the models stay loaded: the app
+    clears it at each start. Bounded: the oldest of ``limit`` URLs is forgotten first, and long
+    URLs (whose parameters the route would canonicalise anyway) are never kept.
+    """
+
+    limit = 4096
+    longest = 512  # bytes of path and query string
+
+    def __init__(self) -> None:
+        self._tags: dict[tuple[str, bytes], tuple[str, Any]] = {}
+
+    def issue(self, request: Request, tag: str) -> str:
+        """Remember that ``request``'s URL is answered with ``tag``; returns ``tag``."""
+        scope = request.scope
+        key = (scope["path"], scope["query_string"])
+        if len(key[0]) + len(key[1]) <= self.longest and key not in self._tags:
+            if len(self._tags) >= self.limit:
+                del self._tags[next(iter(self._tags))]
+            self._tags[key] = (tag, scope.get("route"))
+        return tag
+
+    def get(self, path: str, query_string: bytes) -> tuple[str, Any] | None:
+        """The tag and route of the URL, if it has been answered."""
+        return self._tags.get((path, query_string))
+
+    def clear(self) -> None:
+        self._tags.clear()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from service.access_log import AccessLog
 from service.batching import Batcher
+from service.caching import IssuedTags
 from service.metrics import Metrics
 from service.registry import Registry
 from service.settings import Settings
@@ -28,6 +29,9 @@ class AppContext:
     # Per model, made at its first single query; emptied at each start of the app, as a batcher
     # belongs to one event loop.
     batchers: dict[str, Batcher] = field(default_factory=dict)
+    # The tag each GET image URL was answered with (service/revalidation.py); emptied at each start
+    # of the app, as the models may have changed.
+    tags: IssuedTags = field(default_factory=IssuedTags)
 
     @classmethod
     def create(cls, settings: Settings) -> "AppContext":

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service import fast_path
+from service import fast_path, revalidation
 from service.api import routers, solve
 from service.context import AppContext
 from service.errors import install_error_handlers
@@ -23,6 +23,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.models_dir, settings.ort_intra_op_threads, settings.ort_providers
     )
     context.batchers.clear()  # a batcher belongs to the event loop of one run of the app
+    context.tags.clear()
     # Everything loaded so far lives as long as the app: keep it out of the garbage collector's
     # full passes, which otherwise stall the event loop now and then while they walk it all (p99
     # of /solve/text at c=8: 35 ms -> 5.5 ms, `python -m bench --endpoints text --concurrency 8`).
@@ -53,9 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
-    # The last added is the outermost. Single text queries skip FastAPI's per-request machinery
-    # (service/fast_path.py); the access line and metrics see every response, the 413s and the
-    # timeout's 504s included; the timeout covers reading the body too (a slow upload).
+    # The last added is the outermost. Single text queries and revalidations of tagged images skip
+    # FastAPI's per-request machinery (service/fast_path.py, service/revalidation.py); the access
+    # line and metrics see every response, the 413s and the timeout's 504s included; the timeout
+    # covers reading the body too (a slow upload).
+    app.add_middleware(revalidation.RevalidationFastPath, context=context)
     app.add_middleware(fast_path.SingleQueryFastPath, context=context, route=solve.route)
     app.add_middleware(
         RequestMiddleware,

@@ -18,10 +18,12 @@ from fastapi.testclient import TestClient
 
 from bench import batch_sizes, raw_ort
 from bench.__main__ import parse
-from bench.client import Stats
+from bench.client import Stats, engines, load
+from bench.endpoints import sample
 from bench.peers import launch, venvs
 from bench.report import markdown
-from bench.run import Cell, Options, Results
+from bench.run import Cell, Options, Results, revalidation
+from bench.servers import ours, running
 from service.registry import load_model, session_options
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,13 +92,16 @@ def test_switch_interval_loads_one_service_per_interval(capsys) -> None:
         switch_interval.main(["--intervals", "0"])
 
 
-def test_in_process_drives_both_ways_of_answering_a_text_query(capsys) -> None:
+def test_in_process_drives_each_fast_path_and_its_route(capsys) -> None:
+    """Every request is checked for its status (200, or 304 for the revalidations) as it runs."""
     from bench import in_process
 
     asyncio.run(in_process.main(requests=80, rounds=1))
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split("  ")[0] for line in lines[:3]] == [*in_process.WAYS, "bare ASGI app"]
-    assert lines[3].startswith("fast path / route: ")
+    ways = ["text query, fast path", "text query, route", "304, fast path", "304, route"]
+    assert [line[:22].strip() for line in lines[:5]] == [*ways, "bare ASGI app"]
+    assert lines[5].startswith("text query: fast path / route ")
+    assert lines[6].startswith("304: fast path / route ")
 
 
 def test_profile_summary_counts_own_and_total_samples() -> None:
@@ -119,14 +124,17 @@ def test_peers_only_when_asked_pinned_to_the_service_sent_text_and_sample() -> N
         assert set(spec.requests) == {"text", "sample"}
 
 
+# What a run records about the machine, for the tables built by hand below.
+MACHINE = {"cores": 2, "cpu": "x", "load_average_start": (1, 1, 1), "date": "d", "commit": "c",
+           "client": "wrk", "workers": 1, "inference_slots": 2, "ort_intra_op_threads": 1,
+           "naive_torch_threads": 2, "packages": {}}  # fmt: skip
+
+
 def test_peer_table_puts_each_peer_beside_the_service() -> None:
     def stats(requests: int, cpu_seconds: float) -> Stats:
         return Stats(requests, 0, 1.0, 5.0, 9.0, cpu_seconds)
 
-    machine = {"cores": 2, "cpu": "x", "load_average_start": (1, 1, 1), "date": "d", "commit": "c",
-               "client": "wrk", "workers": 1, "inference_slots": 2, "ort_intra_op_threads": 1,
-               "naive_torch_threads": 2, "packages": {},
-               "peers": {"litserve": ["litserve==0"]}}  # fmt: skip
+    machine = {**MACHINE, "peers": {"litserve": ["litserve==0"]}}
     endpoints = {"text": {"name": "POST /solve/text", "items": 1, "unit": "queries"}}
     service, peer = stats(200, 0.2), stats(100, 0.2)  # twice the rps, half the CPU a request
     cell = Cell("text", 8, service, stats(10, 1), stats(1000, 0.1), 2, {"litserve": peer})
@@ -135,6 +143,20 @@ def test_peer_table_puts_each_peer_beside_the_service() -> None:
     assert "Peer litserve, in its own venv: litserve==0." in table
     row = "| POST /solve/text | 8 | litserve | 100.0 | 5.00 / 9.00 | 2.000 | 200.0 | 1.000 |"
     assert row + " 2.00x | 0.50x |" in table
+
+
+def test_revalidations_load_the_service_with_304s_and_meet_a_goal(tmp_path: Path) -> None:
+    with running(ours("service"), tmp_path) as servers:
+        again = revalidation(servers["service"], sample().request)
+        loaded = [load(e, servers["service"].url, [again], 8, 1) for e in engines()]
+    assert again.headers["if-none-match"].startswith('"')
+    assert all(stats.requests > 0 and stats.errors == 0 for stats in loaded)  # a 304 is an answer
+
+    for cpu_seconds, verdict in ((0.05, "PASS"), (0.2, "FAIL")):  # over 1,000 requests
+        results = Results(Options(), MACHINE, {}, revalidation=Stats(1000, 0, 1, 1, 2, cpu_seconds))
+        row = next(line for line in markdown(results).splitlines() if "If-None-Match" in line)
+        assert f"| {cpu_seconds:.3f} CPU ms/request" in row, row
+        assert row.endswith(f"| {verdict} |"), row
 
 
 # Each peer app's handlers called as the framework calls them, in the peer's venv.

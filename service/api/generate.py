@@ -49,7 +49,7 @@ async def sample(
 ) -> Response:
     """A PNG grid of `n` images from latents drawn with `seed`, ceil(sqrt(n)) per row."""
     chosen = ctx.registry.get(TASKS, model)
-    tag = caching.etag(chosen, "/sample", n=n, seed=seed, scale=scale)
+    tag = ctx.tags.issue(request, caching.etag(chosen, "/sample", n=n, seed=seed, scale=scale))
     if caching.holds(request, tag):
         return caching.not_modified(tag)
     z = from_seed(seed, n, chosen.card["latent"])
@@ -71,7 +71,7 @@ async def interpolate(
     """A PNG strip of `steps` images along the path between the latents of `seed_a` and `seed_b`."""
     chosen = ctx.registry.get(TASKS, model)
     params = {"steps": steps, "seed_a": seed_a, "seed_b": seed_b, "method": method, "scale": scale}
-    tag = caching.etag(chosen, "/interpolate", **params)
+    tag = ctx.tags.issue(request, caching.etag(chosen, "/interpolate", **params))
     if caching.holds(request, tag):
         return caching.not_modified(tag)
     latent = chosen.card["latent"]

@@ -51,7 +51,10 @@ async def render(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"query parameter query: {exc.problem}; {ALLOWED}",
         ) from None
-    tag = caching.etag(chosen, "/render", query=canonical, seed=seed, scale=scale, format=format)
+    tag = ctx.tags.issue(
+        request,
+        caching.etag(chosen, "/render", query=canonical, seed=seed, scale=scale, format=format),
+    )
     if caching.holds(request, tag):
         return caching.not_modified(tag)
     codec = chosen.codec

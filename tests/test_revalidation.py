@@ -1,0 +1,113 @@
+"""service/revalidation.py: a 304 answered beside FastAPI must be the route's very 304, and only
+URLs the route has tagged since the app started are answered so."""
+
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from service import caching
+from service.main import create_app
+
+URL = "/sample?n=4&seed=7"
+
+
+@pytest.fixture
+def tagged(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The routes that computed a tag (the fast path never does)."""
+    computed: list[str] = []
+    etag = caching.etag
+
+    def counted(model, route, **params):
+        computed.append(route)
+        return etag(model, route, **params)
+
+    monkeypatch.setattr(caching, "etag", counted)
+    return computed
+
+
+@pytest.fixture
+def fresh(settings) -> TestClient:
+    """A started app of its own: no URL tagged yet."""
+    with TestClient(create_app(settings)) as started:
+        yield started
+
+
+def without_id(headers) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in headers.multi_items() if k != "x-request-id"]
+
+
+def test_a_revalidation_gets_the_routes_very_304(fresh: TestClient, client, tagged) -> None:
+    tag = client.get(URL).headers["etag"]
+    tagged.clear()
+    route = fresh.get(URL, headers={"If-None-Match": tag})  # not tagged here yet: the route's
+    assert tagged == ["/sample"]
+    fast = fresh.get(URL, headers={"If-None-Match": tag})
+    assert tagged == ["/sample"]  # taken: no route ran
+    assert fast.status_code == route.status_code == 304 and fast.content == route.content == b""
+    assert without_id(fast.headers) == without_id(route.headers)
+    assert fast.headers["x-request-id"] != route.headers["x-request-id"]  # the middleware's
+
+
+@pytest.mark.parametrize(
+    "url, sent",
+    [
+        ("/sample?seed=7&n=4", "tag"),  # the same answer under another URL: not tagged yet
+        (URL, '"other"'),  # another tag: the route answers 200
+        (URL, None),
+        ("/render?query=1%2B1", "tag"),
+    ],
+)
+def test_anything_else_reaches_the_route(fresh: TestClient, tagged, url, sent) -> None:
+    tag = fresh.get(URL).headers["etag"]
+    tagged.clear()
+    headers = {} if sent is None else {"If-None-Match": tag if sent == "tag" else sent}
+    response = fresh.get(url, headers=headers)
+    assert tagged == [url.split("?")[0]]
+    assert response.status_code == (304 if url.startswith("/sample?seed") else 200)
+
+
+def test_a_post_with_a_tag_is_never_taken(fresh: TestClient, tagged) -> None:
+    tag = fresh.get(URL).headers["etag"]
+    response = fresh.post(URL, headers={"If-None-Match": tag})
+    assert response.status_code == 405 and tagged == ["/sample"]
+
+
+def test_taken_revalidations_are_counted_under_the_routes_label(fresh: TestClient, tagged):
+    def count() -> float:
+        families = text_string_to_metric_families(fresh.get("/metrics").text)
+        return next(
+            (s.value for f in families for s in f.samples
+             if s.name == "genseq_http_requests_total"
+             and s.labels == {"method": "GET", "route": "/sample", "status": "304"}),
+            0.0,
+        )  # fmt: skip
+
+    tag = fresh.get(URL).headers["etag"]
+    for _ in range(3):
+        assert fresh.get(URL, headers={"If-None-Match": tag}).status_code == 304
+    assert count() == 3 and tagged == ["/sample"]
+
+
+def test_a_restart_forgets_every_tag(settings) -> None:
+    app = create_app(settings)
+    with TestClient(app) as started:
+        started.get(URL)
+        assert app.state.context.tags.get("/sample", b"n=4&seed=7") is not None
+    with TestClient(app):
+        assert app.state.context.tags.get("/sample", b"n=4&seed=7") is None
+
+
+def test_issued_tags_are_bounded() -> None:
+    tags = caching.IssuedTags()
+    tags.limit = 2
+
+    def request(query: bytes) -> SimpleNamespace:
+        return SimpleNamespace(scope={"path": "/sample", "query_string": query, "route": None})
+
+    for query in (b"seed=1", b"seed=2", b"seed=3", b"seed=4&" + b"x" * tags.longest):
+        assert tags.issue(request(query), f'"{query[:6].decode()}"') == f'"{query[:6].decode()}"'
+    assert tags.get("/sample", b"seed=1") is None  # the oldest, forgotten
+    assert tags.get("/sample", b"seed=3") == ('"seed=3"', None)
+    assert tags.get("/sample", b"seed=4&" + b"x" * tags.longest) is None  # too long to keep
