@@ -8,7 +8,9 @@ them, so those are mapped back (measured: every exported model then matches onnx
 - BatchNorm is folded into the layer before it: that layer's initializer holds the folded weight
   and `<layer>.weight_bias` the folded bias, so the BatchNorm becomes an identity that adds it;
 - LSTM biases live in the ONNX LSTM node's `B` input, gates reordered (ONNX i,o,f,c; torch i,f,g,o);
-- a weight used as a MatMul operand is stored transposed, under a generated name;
+- a weight used as a MatMul operand is stored transposed, under a generated name: the MatMul whose
+  output gets the layer's bias added names it (a committee has several layers of one shape), else
+  the one generated initializer of its shape;
 - a parameter indexed by constant rows (the decoder's per-step inputs) is stored row by row, as
   `select_*` initializers in the order the graph uses them.
 """
@@ -29,7 +31,7 @@ from training.models.cell_writers import CellDecoder, Renderer
 from training.models.generators import Decoder
 from training.models.seq2seq import ARCHITECTURES as TEXT_ARCHITECTURES
 from training.models.strip_readers import ARCHITECTURES as STRIP_ARCHITECTURES
-from training.models.strip_readers import Probabilities
+from training.models.strip_readers import Committee, Probabilities
 
 PARITY_TOLERANCE = 1e-4
 
@@ -47,7 +49,9 @@ def build(card: dict[str, Any]) -> nn.Module:
     if task in ("gan", "vae"):
         return Decoder(config["latent"], config["size"], config["channels"], config["filters"])
     if task == "image2text":
-        return Probabilities(STRIP_ARCHITECTURES[config["arch"]](**config["model"]))
+        readers = [STRIP_ARCHITECTURES[config["arch"]](**config["model"])
+                   for _ in range(config.get("members", 1))]  # fmt: skip
+        return Probabilities(readers[0] if len(readers) == 1 else Committee(readers))
     if task == "text2image":
         speller = card["training"]["speller_config"]
         return Renderer(
@@ -71,6 +75,7 @@ def onnx_state_dict(module: nn.Module, graph: onnx.GraphProto) -> dict[str, torc
     for name, node in zip(lstms, nodes, strict=True):
         found.update(_lstm_biases(name, arrays[node.input[3]]))
     generated = {n: a for n, a in arrays.items() if n not in wanted}
+    biased = _matmul_weights_by_bias(graph, generated)
     rows = [arrays[i] for i in dict.fromkeys(i for n in graph.node for i in n.input)
             if i.startswith("select_") and i in arrays]  # fmt: skip
     for key, value in wanted.items():
@@ -81,6 +86,8 @@ def onnx_state_dict(module: nn.Module, graph: onnx.GraphProto) -> dict[str, torc
             continue
         shape = tuple(value.shape)
         transposed = [a for a in generated.values() if value.ndim == 2 and a.shape == shape[::-1]]
+        if key.endswith(".weight") and key.removesuffix("weight") + "bias" in biased:
+            transposed = [biased[key.removesuffix("weight") + "bias"]]
         stacked = [r for r in rows if r.shape == shape[1:]]
         if len(transposed) == 1:
             found[key] = transposed[0].T
@@ -89,6 +96,22 @@ def onnx_state_dict(module: nn.Module, graph: onnx.GraphProto) -> dict[str, torc
         else:
             raise KeyError(f"no ONNX initializer maps to {key} {shape}")
     return {k: torch.from_numpy(np.array(v)) for k, v in found.items()}
+
+
+def _matmul_weights_by_bias(
+    graph: onnx.GraphProto, generated: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Bias name -> the generated MatMul weight whose product that bias is added to."""
+    producers = {output: node for node in graph.node for output in node.output}
+    out = {}
+    for node in graph.node:
+        if node.op_type != "Add" or len(node.input) != 2:
+            continue
+        product, bias = node.input
+        matmul = producers.get(product)
+        if matmul is not None and matmul.op_type == "MatMul" and matmul.input[1] in generated:
+            out[bias] = generated[matmul.input[1]]
+    return out
 
 
 def _identity_batchnorm(
