@@ -78,9 +78,9 @@ def test_answers_and_reads_held_out_strips(held_out, onnx_read):
     answers, symbols = onnx_read
     answer_right = np.mean([a == ar.answer(t) for a, t in zip(answers, texts, strict=True)])
     read_right = np.mean(np.array(symbols) == np.array(texts))
-    assert answer_right >= 0.978, f"answer exact match {answer_right:.4f}"
+    assert answer_right >= 0.985, f"answer exact match {answer_right:.4f}"
     # The solver reads the one-hot of each cell's reading: a strip read right is answered right.
-    assert read_right >= 0.978, f"expression exact match {read_right:.4f}"
+    assert read_right >= 0.985, f"expression exact match {read_right:.4f}"
 
 
 @pytest.fixture(scope="module")
