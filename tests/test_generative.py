@@ -61,7 +61,8 @@ def test_grid_lays_images_out_as_the_service_does():
 def test_command_line_dry_run_on_user_images(faces, tmp_path):
     from training.__main__ import main
 
-    args = ["--data", str(faces), "--size", "32", "--channels", "3", "--filters", "8"]
+    args = ["--data", str(faces), "--size", "32", "--channels", "3", "--filters", "8",
+            "--gan-loss", "hinge", "--spectral-norm", "--lr-decay"]  # fmt: skip
     main(["generative", "--model", "gan", *args, "--dry-run", "--out", str(tmp_path / "gan")])
     assert sorted(p.name for p in (tmp_path / "gan" / "samples").iterdir()) == [
         "epoch_001.png",

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from training.models.generators import (
+    GAN_LOSSES,
     ConvVAE,
     Discriminator,
     Generator,
@@ -12,6 +13,7 @@ from training.models.generators import (
     generator_loss,
     vae_loss,
 )
+from training.task import linear_decay
 
 SHAPES = [(28, 1), (32, 3), (64, 3), (64, 1)]
 
@@ -65,3 +67,32 @@ def test_the_gaussian_likelihood_is_the_optimal_sigma_nll():
     torch.manual_seed(3)
     bernoulli = vae_loss(model, images, beta=0.5)
     assert not torch.allclose(loss, bernoulli)
+
+
+def test_a_spectrally_normalised_discriminator_has_unit_norm_layers_and_no_batchnorm():
+    discriminator = Discriminator(28, 1, filters=8, spectral=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in discriminator.modules())
+    for _ in range(20):  # power iteration converges as it scores batches in training mode
+        discriminator(torch.rand(4, 1, 28, 28))
+    score = discriminator.score.weight  # the normalised weight, as the forward pass uses it
+    assert torch.linalg.matrix_norm(score.detach(), ord=2) == pytest.approx(1.0, abs=1e-3)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in Discriminator(28, 1, 8).modules())
+
+
+def test_hinge_losses_ignore_scores_past_the_margin():
+    d_loss, g_loss = GAN_LOSSES["hinge"]
+    assert d_loss(torch.tensor([2.0, 1.0]), torch.tensor([-1.5, -1.0])) == 0
+    assert d_loss(torch.tensor([0.0]), torch.tensor([0.5])) == pytest.approx(2.5)
+    assert g_loss(torch.tensor([1.0, 3.0])) == pytest.approx(-2.0)
+
+
+def test_linear_decay_reaches_zero_at_the_last_step():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.4)
+    schedule = linear_decay(optimizer, steps_per_epoch=5, epochs=2, last_step=-1)
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] == pytest.approx(0.4) and rates[5] == pytest.approx(0.2)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)

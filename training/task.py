@@ -28,6 +28,14 @@ def one_cycle(lr: float) -> Callable[..., torch.optim.lr_scheduler.LRScheduler]:
     return make
 
 
+def linear_decay(optimizer, steps_per_epoch: int, epochs: int, last_step: int):
+    """The learning rate falling linearly to 0 over the run (for :meth:`Task.schedule`)."""
+    total = epochs * steps_per_epoch
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: max(0.0, 1 - step / total), last_epoch=last_step
+    )
+
+
 def trained_models(task: "Task") -> list[nn.Module]:
     return [task.models[name] for name in task.trained]
 

@@ -145,12 +145,23 @@ class Generator(Decoder):
 
 
 class Discriminator(nn.Module):
-    """The DCGAN discriminator: strided convs (BatchNorm after the first), one real/fake logit."""
+    """The DCGAN discriminator: strided convs (BatchNorm after the first), one real/fake logit.
 
-    def __init__(self, size: int = 64, channels: int = 3, filters: int = 128):
+    With ``spectral``, every layer's weight is divided by its largest singular value instead of
+    BatchNorm (Miyato et al. 2018): the discriminator stays 1-Lipschitz, its gradients to the
+    generator stay informative, and a fake is judged alone, not by its batch's statistics.
+    """
+
+    def __init__(
+        self, size: int = 64, channels: int = 3, filters: int = 128, spectral: bool = False
+    ):
         super().__init__()
-        self.encoder = Encoder(size, channels, filters, norm=True)
+        self.encoder = Encoder(size, channels, filters, norm=not spectral)
         self.score = nn.Linear(self.encoder.features, 1)
+        if spectral:
+            for layer in [*self.encoder.layers, self.score]:
+                if isinstance(layer, nn.Conv2d | nn.Linear):
+                    nn.utils.parametrizations.spectral_norm(layer)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.score(self.encoder(images))[:, 0]
@@ -164,3 +175,18 @@ def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> 
 def generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """Non-saturating GAN loss of the generator: ``-log D(fake)``, strong while D wins."""
     return F.softplus(-fake_scores).mean()
+
+
+def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Hinge loss (Lim and Ye 2017; SNGAN, BigGAN): scores past the margin of 1 cost nothing."""
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+
+def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    return -fake_scores.mean()
+
+
+GAN_LOSSES = {
+    "non-saturating": (discriminator_loss, generator_loss),
+    "hinge": (hinge_discriminator_loss, hinge_generator_loss),
+}

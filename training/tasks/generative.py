@@ -26,12 +26,11 @@ from training.launch import Launch, launch_for
 from training.models.diff_augment import POLICIES, diff_augment, parse
 from training.models.flow import PriorEncoder, Sampler
 from training.models.generators import (
+    GAN_LOSSES,
     LIKELIHOODS,
     ConvVAE,
     Discriminator,
     Generator,
-    discriminator_loss,
-    generator_loss,
     vae_loss,
 )
 from training.runtime import (
@@ -41,7 +40,7 @@ from training.runtime import (
     config_from,
     dry_run_folder,
 )
-from training.task import Task, Update, moving_average
+from training.task import Task, Update, linear_decay, moving_average
 from training.tasks.latent_prior import fit_latent_prior
 from training.tasks.run_pictures import grid, plot_losses
 
@@ -65,6 +64,11 @@ class Config:
     ema: float = 0.999  # GAN: the generator sampled and exported is this moving average (0: off)
     diffaugment: str = ""  # GAN: what the discriminator sees everything through, e.g. "color,
     # translation,cutout" (training.models.diff_augment; for small image sets)
+    gan_loss: str = "non-saturating"  # GAN: or "hinge"
+    spectral_norm: bool = (
+        False  # GAN: the discriminator's layers spectrally normalised, no BatchNorm
+    )
+    lr_decay: bool = False  # GAN: both learning rates fall linearly to 0 over the epochs
     prior_epochs: int = 0  # VAE: epochs of a flow fitted to its latents (0: sample N(0, I) as is)
     seed: int = 0
     grid: int = 64  # samples per epoch's grid, from the same latents every epoch
@@ -163,16 +167,17 @@ class VAETask(ImageTask):
 
 
 class GANTask(ImageTask):
-    """Non-saturating DCGAN, both networks under Adam (0.5, 0.999), and with ``ema`` a moving
-    average of the generator's weights and BatchNorm statistics, which smooths the step-to-step
-    wobble of adversarial training out of the samples; with ``diffaugment`` the discriminator
-    judges real and generated images alike through random augmentations (for small sets)."""
+    """DCGAN, both networks under Adam (0.5, 0.999), and with ``ema`` a moving average of the
+    generator's weights and BatchNorm statistics, which smooths the step-to-step wobble of
+    adversarial training out of the samples; with ``diffaugment`` the discriminator judges real
+    and generated images alike through random augmentations (for small sets). The loss, the
+    discriminator's normalisation and the learning rate's decay are options (``Config``)."""
 
     def build(self) -> dict[str, nn.Module]:
         c = self.settings
         generator = Generator(c.latent, c.size, c.channels, c.filters)
-        models = {"generator": generator, "discriminator": Discriminator(c.size, c.channels,
-                                                                        c.filters)}  # fmt: skip
+        discriminator = Discriminator(c.size, c.channels, c.filters, c.spectral_norm)
+        models = {"generator": generator, "discriminator": discriminator}
         if c.ema:
             models["generator_average"] = moving_average(generator, c.ema)
         return models
@@ -182,6 +187,9 @@ class GANTask(ImageTask):
                                        betas=(0.5, 0.999))
                 for name in ("generator", "discriminator")}  # fmt: skip
 
+    def schedule(self, name: str):
+        return linear_decay if self.settings.lr_decay else None
+
     def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
         real = as_float(batch[0])
         generator, policy = nets["generator"], self.settings.diffaugment
@@ -189,6 +197,7 @@ class GANTask(ImageTask):
         def discriminator(images: torch.Tensor) -> torch.Tensor:
             return nets["discriminator"](diff_augment(images, policy))
 
+        discriminator_loss, generator_loss = GAN_LOSSES[self.settings.gan_loss]
         fake = generator(torch.randn(len(real), self.settings.latent, device=real.device))
         d_loss = discriminator_loss(discriminator(real), discriminator(fake.detach()))
         d_value = update("discriminator", d_loss)
@@ -242,6 +251,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--diffaugment", type=policy, default=Config.diffaugment,
         help=f"GAN: augmentations the discriminator sees every image through, of {POLICIES}",
     )  # fmt: skip
+    parser.add_argument("--gan-loss", choices=list(GAN_LOSSES), default=Config.gan_loss)
+    parser.add_argument("--spectral-norm", action="store_true", help="GAN: in D, not BatchNorm")
+    parser.add_argument("--lr-decay", action="store_true", help="GAN: linearly to 0 over the run")
     parser.add_argument("--out", type=Path, help="the run's folder; default: runs/<model>")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--export", type=Path, help="also write the generator to this folder")
