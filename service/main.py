@@ -37,8 +37,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             context.access.flush()
 
 
+# FastAPI's own OpenTelemetry, all parts off: with them on, every request first asks the
+# OpenTelemetry API for configured providers (6 us a request in-process, `python -m
+# bench.in_process`), which is 20 % of a revalidation's cost, for nothing unless a provider is set.
+TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; `settings` defaults to `Settings()` (GENSEQ_* environment variables)."""
+    settings = settings or Settings()
     app = FastAPI(
         title="genseq",
         summary="Generative and sequence models, trained in PyTorch, served with onnxruntime.",
@@ -47,8 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Operation ids are the endpoint functions' names (solve_text, sample, ...): what
         # generated clients name their methods, instead of FastAPI's solve_text_solve_text_post.
         generate_unique_id_function=lambda route: route.name,
+        telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
     )
-    settings = settings or Settings()
     context = AppContext.create(settings)
     app.state.context = context
     install_error_handlers(app)

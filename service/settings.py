@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     graceful_shutdown_seconds: int = Field(default=5, ge=1)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     log_json: bool = True  # one JSON object a line; false gives plain text lines for a terminal
+    # FastAPI's native OpenTelemetry (request spans, metrics, logs), for a deployment that sets up
+    # an OpenTelemetry provider (opentelemetry-instrument, or the SDK's environment variables).
+    opentelemetry: bool = False
 
     @field_validator("ort_providers", mode="before")
     @classmethod

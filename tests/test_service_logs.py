@@ -39,6 +39,7 @@ class JsonLines(logging.Handler):
 @pytest.fixture
 def logged(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[JsonLines]:
     handler = JsonLines()
+    client.app.state.context.access.flush()  # earlier tests' lines, still batched, are not ours
     monkeypatch.setattr(client.app.state.context.access, "write", handler.access_text.append)
     monkeypatch.setattr(access_log, "BATCH_LINES", 1)  # each line written as it comes
     logger = logging.getLogger("genseq")

@@ -178,3 +178,19 @@ def test_a_provider_this_onnxruntime_lacks_stops_the_start_in_one_line() -> None
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("genseq: GENSEQ_ORT_PROVIDERS:"), done.stderr
     assert "CUDAExecutionProvider not available" in lines[0] and "CPUExecutionProvider" in lines[0]
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_fastapis_opentelemetry_asks_for_providers_only_when_turned_on(
+    models_copy: Path, monkeypatch: pytest.MonkeyPatch, on: bool
+) -> None:
+    """Off by default: requests do not ask the OpenTelemetry API for a provider each time."""
+    from opentelemetry import trace
+
+    asked = []
+    real = trace.get_tracer_provider
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: asked.append(1) or real())
+    with TestClient(create_app(Settings(models_dir=models_copy, opentelemetry=on))) as client:
+        asked.clear()
+        assert client.get("/health").status_code == 200
+    assert bool(asked) == on
