@@ -65,9 +65,7 @@ class Config:
     diffaugment: str = ""  # GAN: what the discriminator sees everything through, e.g. "color,
     # translation,cutout" (training.models.diff_augment; for small image sets)
     gan_loss: str = "non-saturating"  # GAN: or "hinge"
-    spectral_norm: bool = (
-        False  # GAN: the discriminator's layers spectrally normalised, no BatchNorm
-    )
+    spectral_norm: bool = False  # GAN: spectral norm in the discriminator instead of BatchNorm
     lr_decay: bool = False  # GAN: both learning rates fall linearly to 0 over the epochs
     prior_epochs: int = 0  # VAE: epochs of a flow fitted to its latents (0: sample N(0, I) as is)
     seed: int = 0
