@@ -31,11 +31,12 @@ def test_a_vae_run_with_a_latent_prior_samples_and_encodes_through_it(tmp_path):
     faces = tmp_path / "faces.npy"
     np.save(faces, np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8))
     config = Config(model="vae", data=str(faces), size=32, channels=3, latent=8, filters=8,
-                    epochs=1, batch_size=16, grid=9, prior_epochs=2)  # fmt: skip
+                    epochs=1, batch_size=16, grid=9, prior_epochs=2, prior_hidden=24)  # fmt: skip
     models, history = fit(
         config, Launch.local(run_dir=tmp_path / "run", progress=False, max_batches=2)
     )
     assert isinstance(models["prior"], LatentFlow)
+    assert models["prior"].layers[0].net[0].out_features == 24  # prior_hidden: the flow's width
     assert {"prior_loss", "prior_seconds"} <= history[-1].keys()
     assert (tmp_path / "run" / "samples" / "latent_prior.png").is_file()
     decode = sampler(models)

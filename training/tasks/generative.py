@@ -24,7 +24,7 @@ from training.data import image_sets
 from training.devices import device_of
 from training.launch import Launch, launch_for
 from training.models.diff_augment import POLICIES, diff_augment, parse
-from training.models.flow import PriorEncoder, Sampler
+from training.models.flow import HIDDEN, PriorEncoder, Sampler
 from training.models.generators import (
     GAN_LOSSES,
     LIKELIHOODS,
@@ -68,6 +68,8 @@ class Config:
     spectral_norm: bool = False  # GAN: spectral norm in the discriminator instead of BatchNorm
     lr_decay: bool = False  # GAN: both learning rates fall linearly to 0 over the epochs
     prior_epochs: int = 0  # VAE: epochs of a flow fitted to its latents (0: sample N(0, I) as is)
+    prior_hidden: int = HIDDEN  # VAE: width of the flow's layers (its weights ship twice: sampler
+    # and encoder)
     seed: int = 0
     grid: int = 64  # samples per epoch's grid, from the same latents every epoch
 
@@ -214,7 +216,9 @@ def add_latent_prior(models: dict, config: Config, launch: Launch) -> dict[str, 
     vae = models["vae"].eval()
     with torch.no_grad():
         codes = torch.cat([vae.encode(batch)[0] for batch in training_images(config).split(1000)])
-    models["prior"], losses = fit_latent_prior(codes, config.prior_epochs, launch, config.seed)
+    models["prior"], losses = fit_latent_prior(
+        codes, config.prior_epochs, launch, config.seed, config.prior_hidden
+    )
     if launch.engine.is_main:
         save_samples(models, config, launch.run_dir / "samples" / "latent_prior.png")
     return {"prior_loss": losses[-1], "prior_seconds": round(time.perf_counter() - started, 3)}
@@ -242,7 +246,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "training.data.emoji.SUBSETS), or a folder/zip/.npy of your images",
     )
     add_config_flags(parser, Config, "size", "channels", "limit", "latent", "filters", "epochs",
-                     "batch_size", "prior_epochs", "seed", "lr", "beta", "ema")  # fmt: skip
+                     "batch_size", "prior_epochs", "prior_hidden", "seed", "lr", "beta",
+                     "ema")  # fmt: skip
     parser.add_argument("--likelihood", choices=LIKELIHOODS, default=Config.likelihood,
                         help="VAE: the decoder's; gaussian learns its variance")  # fmt: skip
     parser.add_argument(
