@@ -39,7 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 # FastAPI's own OpenTelemetry, all parts off: with them on, every request first asks the
 # OpenTelemetry API for configured providers (6 us a request in-process, `python -m
-# bench.in_process`), which is 20 % of a revalidation's cost, for nothing unless a provider is set.
+# bench.in_process`), a sixth of a revalidation's cost, for nothing unless a provider is set.
 TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
