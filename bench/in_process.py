@@ -9,7 +9,10 @@ included), best of several interleaved rounds, for each fast path and the route 
 - a `GET /sample` revalidation (`If-None-Match` holding its tag, a 304) of the same URL, which
   service/revalidation.py answers, and of a new URL each time (an unknown parameter the route
   ignores), which only the route can;
-- a bare ASGI app answering constant JSON (no model): the floor.
+- a bare ASGI app answering constant JSON (no model): the floor;
+- `GET /sample?n=16` and `GET /render` with a new seed each time (no cache), beside their model's
+  run alone called in a loop: what the route adds to the model (parsing, the hop to a worker
+  thread, the PNG, the response).
 """
 
 import argparse
@@ -19,6 +22,7 @@ import json
 import time
 from collections.abc import Callable
 
+from service.latents import from_seed
 from service.main import create_app
 from service.settings import Settings
 
@@ -87,6 +91,33 @@ async def cpu_ms(app, call: Call, requests: int, in_flight: int = 8) -> float:
     return (time.process_time() - started) / requests * 1e3
 
 
+def fresh_image(path: str, query: bytes) -> Call:
+    """``GET path?query&seed=<new each time>``: every request runs the model."""
+    seeds = itertools.count()
+    return lambda: {"scope": scope("GET", path, query + b"&seed=%d" % next(seeds), []),
+                    "body": b"", "status": 200}  # fmt: skip
+
+
+def run_ms(run: Callable[[], object], runs: int) -> float:
+    """CPU milliseconds of one call of ``run``, in a loop on this thread."""
+    started = time.process_time()
+    for _ in range(runs):
+        run()
+    return (time.process_time() - started) / runs * 1e3
+
+
+def image_runs(context) -> dict[str, Callable[[], object]]:
+    """The model run each image route makes, with the route's inputs."""
+    gan, writer = context.registry.get("gan", None), context.registry.get("text2image", None)
+    latents = {gan.session.get_inputs()[0].name: from_seed(1, 16, gan.card["latent"])}
+    written = {"query": writer.codec.encode(["81+24"]),
+               "style": from_seed(1, 1, writer.card["style"]["latent"])}  # fmt: skip
+    return {
+        "GET /sample?n=16": lambda: gan.run(latents),
+        "GET /render": lambda: writer.run(written),
+    }
+
+
 async def main(requests: int, rounds: int) -> None:
     app = create_app(Settings(log_level="warning"))  # no access line: it is not the app's work
     async with app.router.lifespan_context(app):
@@ -100,17 +131,29 @@ async def main(requests: int, rounds: int) -> None:
             "304, route": (app, revalidation(tag, True)),
             "bare ASGI app": (bare, text_query(b"")),
         }
+        images = {"GET /sample?n=16": fresh_image("/sample", b"n=16"),
+                  "GET /render": fresh_image("/render", b"query=81%2B24")}  # fmt: skip
+        runs = image_runs(app.state.context)
+        image_requests = max(8, requests // 10)  # a model run each: ten times fewer
         for target, call in ways.values():
             await cpu_ms(target, call, requests // 10)  # warm-up
-        best = dict.fromkeys(ways, float("inf"))
+        best = dict.fromkeys([*ways, *images, *(f"{n}, model alone" for n in images)], float("inf"))
         for _ in range(rounds):
             for name, (target, call) in ways.items():
                 best[name] = min(best[name], await cpu_ms(target, call, requests))
-    for name, ms in best.items():
-        print(f"{name:22} {ms:.3f} CPU ms a request")
+            for name, call in images.items():
+                best[name] = min(best[name], await cpu_ms(app, call, image_requests))
+                alone = run_ms(runs[name], image_requests)
+                best[f"{name}, model alone"] = min(best[f"{name}, model alone"], alone)
+    for name in ways:
+        print(f"{name:22} {best[name]:.3f} CPU ms a request")
     for what in ("text query", "304"):
         ratio = best[f"{what}, fast path"] / best[f"{what}, route"]
         print(f"{what}: fast path / route {ratio:.2f}x the CPU")
+    for name in images:
+        route, alone = best[name], best[f"{name}, model alone"]
+        print(f"{name}: route {route:.3f}, model run alone {alone:.3f} CPU ms "
+              f"(route / run {route / alone:.2f}x)")  # fmt: skip
 
 
 if __name__ == "__main__":

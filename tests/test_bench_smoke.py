@@ -102,6 +102,8 @@ def test_in_process_drives_each_fast_path_and_its_route(capsys) -> None:
     assert [line[:22].strip() for line in lines[:5]] == [*ways, "bare ASGI app"]
     assert lines[5].startswith("text query: fast path / route ")
     assert lines[6].startswith("304: fast path / route ")
+    assert [line.split(":")[0] for line in lines[7:]] == ["GET /sample?n=16", "GET /render"]
+    assert all("model run alone" in line for line in lines[7:])
 
 
 def test_profile_summary_counts_own_and_total_samples() -> None:
