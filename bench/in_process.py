@@ -22,7 +22,8 @@ import json
 import time
 from collections.abc import Callable
 
-from service.latents import from_seed
+from bench.batch_sizes import cpu_ms as model_cpu_ms
+from bench.endpoints import Endpoint, render, sample
 from service.main import create_app
 from service.settings import Settings
 
@@ -91,31 +92,13 @@ async def cpu_ms(app, call: Call, requests: int, in_flight: int = 8) -> float:
     return (time.process_time() - started) / requests * 1e3
 
 
-def fresh_image(path: str, query: bytes) -> Call:
-    """``GET path?query&seed=<new each time>``: every request runs the model."""
-    seeds = itertools.count()
-    return lambda: {"scope": scope("GET", path, query + b"&seed=%d" % next(seeds), []),
+def fresh_image(endpoint: Endpoint) -> Call:
+    """The benchmark's request of ``endpoint`` with a new seed each time: each runs the model."""
+    path, _, query = endpoint.request.path.partition("?")
+    fixed = query.encode().replace(b"&seed=0", b"")
+    seeds = itertools.count(1)
+    return lambda: {"scope": scope("GET", path, fixed + b"&seed=%d" % next(seeds), []),
                     "body": b"", "status": 200}  # fmt: skip
-
-
-def run_ms(run: Callable[[], object], runs: int) -> float:
-    """CPU milliseconds of one call of ``run``, in a loop on this thread."""
-    started = time.process_time()
-    for _ in range(runs):
-        run()
-    return (time.process_time() - started) / runs * 1e3
-
-
-def image_runs(context) -> dict[str, Callable[[], object]]:
-    """The model run each image route makes, with the route's inputs."""
-    gan, writer = context.registry.get("gan", None), context.registry.get("text2image", None)
-    latents = {gan.session.get_inputs()[0].name: from_seed(1, 16, gan.card["latent"])}
-    written = {"query": writer.codec.encode(["81+24"]),
-               "style": from_seed(1, 1, writer.card["style"]["latent"])}  # fmt: skip
-    return {
-        "GET /sample?n=16": lambda: gan.run(latents),
-        "GET /render": lambda: writer.run(written),
-    }
 
 
 async def main(requests: int, rounds: int) -> None:
@@ -131,29 +114,30 @@ async def main(requests: int, rounds: int) -> None:
             "304, route": (app, revalidation(tag, True)),
             "bare ASGI app": (bare, text_query(b"")),
         }
-        images = {"GET /sample?n=16": fresh_image("/sample", b"n=16"),
-                  "GET /render": fresh_image("/render", b"query=81%2B24")}  # fmt: skip
-        runs = image_runs(app.state.context)
+        endpoints = {e.name: e for e in (sample(), render())}
+        images = {name: fresh_image(endpoint) for name, endpoint in endpoints.items()}
         image_requests = max(8, requests // 10)  # a model run each: ten times fewer
         for target, call in ways.values():
             await cpu_ms(target, call, requests // 10)  # warm-up
-        best = dict.fromkeys([*ways, *images, *(f"{n}, model alone" for n in images)], float("inf"))
+        best = dict.fromkeys([*ways, *images], float("inf"))
         for _ in range(rounds):
             for name, (target, call) in ways.items():
                 best[name] = min(best[name], await cpu_ms(target, call, requests))
             for name, call in images.items():
                 best[name] = min(best[name], await cpu_ms(app, call, image_requests))
-                alone = run_ms(runs[name], image_requests)
-                best[f"{name}, model alone"] = min(best[f"{name}, model alone"], alone)
+        alone = {}  # each model's run as raw onnxruntime runs it in the load benchmark
+        for name, endpoint in endpoints.items():
+            model = app.state.context.registry.get(("gan", "text2image"), endpoint.model)
+            alone[name] = model_cpu_ms(model, endpoint.feeds(model.card))
     for name in ways:
         print(f"{name:22} {best[name]:.3f} CPU ms a request")
     for what in ("text query", "304"):
         ratio = best[f"{what}, fast path"] / best[f"{what}, route"]
         print(f"{what}: fast path / route {ratio:.2f}x the CPU")
     for name in images:
-        route, alone = best[name], best[f"{name}, model alone"]
-        print(f"{name}: route {route:.3f}, model run alone {alone:.3f} CPU ms "
-              f"(route / run {route / alone:.2f}x)")  # fmt: skip
+        route, run = best[name], alone[name]
+        print(f"{name}: route {route:.3f}, model run alone {run:.3f} CPU ms "
+              f"(route / run {route / run:.2f}x)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -85,9 +85,12 @@ def onnx_state_dict(module: nn.Module, graph: onnx.GraphProto) -> dict[str, torc
             found[key] = arrays[key]
             continue
         shape = tuple(value.shape)
-        transposed = [a for a in generated.values() if value.ndim == 2 and a.shape == shape[::-1]]
-        if key.endswith(".weight") and key.removesuffix("weight") + "bias" in biased:
-            transposed = [biased[key.removesuffix("weight") + "bias"]]
+        bias = key.removesuffix("weight") + "bias" if key.endswith(".weight") else None
+        transposed = (
+            [biased[bias]]
+            if bias in biased
+            else [a for a in generated.values() if value.ndim == 2 and a.shape == shape[::-1]]
+        )
         stacked = [r for r in rows if r.shape == shape[1:]]
         if len(transposed) == 1:
             found[key] = transposed[0].T
