@@ -10,9 +10,10 @@ included), best of several interleaved rounds, for each fast path and the route 
   service/revalidation.py answers, and of a new URL each time (an unknown parameter the route
   ignores), which only the route can;
 - a bare ASGI app answering constant JSON (no model): the floor;
-- `GET /sample?n=16` and `GET /render` with a new seed each time (no cache), beside their model's
-  run alone called in a loop: what the route adds to the model (parsing, the hop to a worker
-  thread, the PNG, the response).
+- `GET /sample?n=16` and `GET /render` with a new seed each time (no cache), as is, which
+  service/image_fast_path.py answers, and naming the default model, which it leaves to the
+  route, beside their model's run alone called in a loop: what each way adds to the model
+  (parsing, the hop to a worker thread, the PNG, the response).
 """
 
 import argparse
@@ -92,10 +93,10 @@ async def cpu_ms(app, call: Call, requests: int, in_flight: int = 8) -> float:
     return (time.process_time() - started) / requests * 1e3
 
 
-def fresh_image(endpoint: Endpoint) -> Call:
+def fresh_image(endpoint: Endpoint, extra: bytes = b"") -> Call:
     """The benchmark's request of ``endpoint`` with a new seed each time: each runs the model."""
     path, _, query = endpoint.request.path.partition("?")
-    fixed = query.encode().replace(b"&seed=0", b"")
+    fixed = query.encode().replace(b"&seed=0", b"") + extra
     seeds = itertools.count(1)
     return lambda: {"scope": scope("GET", path, fixed + b"&seed=%d" % next(seeds), []),
                     "body": b"", "status": 200}  # fmt: skip
@@ -115,7 +116,10 @@ async def main(requests: int, rounds: int) -> None:
             "bare ASGI app": (bare, text_query(b"")),
         }
         endpoints = {e.name: e for e in (sample(), render())}
-        images = {name: fresh_image(endpoint) for name, endpoint in endpoints.items()}
+        images = {}
+        for name, endpoint in endpoints.items():
+            images[f"{name}, fast path"] = fresh_image(endpoint)
+            images[f"{name}, route"] = fresh_image(endpoint, b"&model=" + endpoint.model.encode())
         image_requests = max(8, requests // 10)  # a model run each: ten times fewer
         for target, call in ways.values():
             await cpu_ms(target, call, requests // 10)  # warm-up
@@ -134,10 +138,12 @@ async def main(requests: int, rounds: int) -> None:
     for what in ("text query", "304"):
         ratio = best[f"{what}, fast path"] / best[f"{what}, route"]
         print(f"{what}: fast path / route {ratio:.2f}x the CPU")
-    for name in images:
-        route, run = best[name], alone[name]
-        print(f"{name}: route {route:.3f}, model run alone {run:.3f} CPU ms "
-              f"(route / run {route / run:.2f}x)")  # fmt: skip
+    for name, run in alone.items():
+        fast, route = best[f"{name}, fast path"], best[f"{name}, route"]
+        print(
+            f"{name}: fast path {fast:.3f}, route {route:.3f}, model run alone {run:.3f} CPU ms "
+            f"(fast path / run {fast / run:.2f}x, route / run {route / run:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

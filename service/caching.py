@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from fastapi import Request, Response, status
+from starlette.types import Scope
 
 from service.registry import LoadedModel
 
@@ -37,6 +38,11 @@ def etag(model: LoadedModel, route: str, **params: object) -> str:
 
 def headers(tag: str) -> dict[str, str]:
     return {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+
+
+def png(data: bytes, tag: str) -> Response:
+    """A tagged PNG answer."""
+    return Response(data, media_type="image/png", headers=headers(tag))
 
 
 def holds(request: Request, tag: str) -> bool:
@@ -72,9 +78,9 @@ class IssuedTags:
     def __init__(self) -> None:
         self._tags: dict[tuple[str, bytes], tuple[str, Any]] = {}
 
-    def issue(self, request: Request, tag: str) -> str:
-        """Remember that ``request``'s URL is answered with ``tag``; returns ``tag``."""
-        scope = request.scope
+    def issue(self, scope: Scope, tag: str) -> str:
+        """Remember that the URL of the request of ``scope`` is answered with ``tag``; returns
+        ``tag``."""
         key = (scope["path"], scope["query_string"])
         if len(key[0]) + len(key[1]) <= self.longest and key not in self._tags:
             if len(self._tags) >= self.limit:

@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+MAX_SEED = 2**32 - 1  # numpy takes larger seeds; the routes take these
+
 
 def from_seed(seed: int, n: int, latent: int) -> np.ndarray:
     """``[n, latent]`` float32 standard normal draws of ``numpy.random.default_rng(seed)``."""

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service import fast_path, revalidation
+from service import fast_path, image_fast_path, revalidation
 from service.api import routers, solve
 from service.context import AppContext
 from service.errors import install_error_handlers
@@ -61,11 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
-    # The last added is the outermost. Single text queries and revalidations of tagged images skip
-    # FastAPI's per-request machinery (service/fast_path.py, service/revalidation.py); the access
-    # line and metrics see every response, the 413s and the timeout's 504s included; the timeout
-    # covers reading the body too (a slow upload).
+    # The last added is the outermost. Single text queries, plain GETs of /sample and /render, and
+    # revalidations of tagged images skip FastAPI's per-request machinery (service/fast_path.py,
+    # service/image_fast_path.py, service/revalidation.py); the access line and metrics see every
+    # response, the 413s and the timeout's 504s included; the timeout covers reading the body too
+    # (a slow upload).
     app.add_middleware(revalidation.RevalidationFastPath, context=context)
+    app.add_middleware(image_fast_path.ImageFastPath, context=context)
     app.add_middleware(fast_path.SingleQueryFastPath, context=context, route=solve.route)
     app.add_middleware(
         RequestMiddleware,

@@ -19,6 +19,7 @@ import zlib
 
 import numpy as np
 
+MAX_SCALE = 8  # the largest enlargement a route takes
 COMPRESS_LEVEL = 1
 STRATEGY = zlib.Z_RLE  # a change here, or to the filters, changes service.caching.ENCODING
 SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -1,8 +1,6 @@
 """service/revalidation.py: a 304 answered beside FastAPI must be the route's very 304, and only
 URLs the route has tagged since the app started are answered so."""
 
-from types import SimpleNamespace
-
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -103,11 +101,11 @@ def test_issued_tags_are_bounded() -> None:
     tags = caching.IssuedTags()
     tags.limit = 2
 
-    def request(query: bytes) -> SimpleNamespace:
-        return SimpleNamespace(scope={"path": "/sample", "query_string": query, "route": None})
+    def scope(query: bytes) -> dict:
+        return {"path": "/sample", "query_string": query, "route": None}
 
     for query in (b"seed=1", b"seed=2", b"seed=3", b"seed=4&" + b"x" * tags.longest):
-        assert tags.issue(request(query), f'"{query[:6].decode()}"') == f'"{query[:6].decode()}"'
+        assert tags.issue(scope(query), f'"{query[:6].decode()}"') == f'"{query[:6].decode()}"'
     assert tags.get("/sample", b"seed=1") is None  # the oldest, forgotten
     assert tags.get("/sample", b"seed=3") == ('"seed=3"', None)
     assert tags.get("/sample", b"seed=4&" + b"x" * tags.longest) is None  # too long to keep

@@ -14,23 +14,25 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from service import caching
 from service.api.deps import ContextDep
 from service.api.uploads import image_body, read_image_fields
+from service.context import AppContext
 from service.images import ImageError, read_picture
-from service.latents import from_seed, path
+from service.latents import MAX_SEED, from_seed, path
 from service.metrics import Metrics
-from service.png import tile, to_png
+from service.png import MAX_SCALE, tile, to_png
 from service.registry import LoadedModel
 from service.schemas import error_responses
 
 router = APIRouter(tags=["generate"])
 
 TASKS = ("gan", "vae")  # the first is the default model
+MAX_N = 256
 PNG = {
     200: {"content": {"image/png": {}}, "description": "a PNG"},
     **error_responses(404, 422, 503),
 }
 CACHED_PNG = {**PNG, **caching.RESPONSES}
-Seed = Annotated[int, Query(ge=0, le=2**32 - 1, description="draws the latent vector(s)")]
-Scale = Annotated[int, Query(ge=1, le=8, description="integer enlargement of the PNG")]
+Seed = Annotated[int, Query(ge=0, le=MAX_SEED, description="draws the latent vector(s)")]
+Scale = Annotated[int, Query(ge=1, le=MAX_SCALE, description="integer enlargement of the PNG")]
 ModelName = Annotated[
     str | None, Query(description="a generative model (VAE or GAN) from /models; default 'gan'")
 ]
@@ -43,18 +45,29 @@ async def sample(
     request: Request,
     ctx: ContextDep,
     model: ModelName = None,
-    n: Annotated[int, Query(ge=1, le=256, description="images in the grid")] = 16,
+    n: Annotated[int, Query(ge=1, le=MAX_N, description="images in the grid")] = 16,
     seed: Seed = 0,
     scale: Scale = 1,
 ) -> Response:
     """A PNG grid of `n` images from latents drawn with `seed`, ceil(sqrt(n)) per row."""
     chosen = ctx.registry.get(TASKS, model)
-    tag = ctx.tags.issue(request, caching.etag(chosen, "/sample", n=n, seed=seed, scale=scale))
+    tag = ctx.tags.issue(request.scope, sample_tag(chosen, n, seed, scale))
     if caching.holds(request, tag):
         return caching.not_modified(tag)
+    return caching.png(await sample_png(ctx, chosen, n, seed, scale), tag)
+
+
+sample_route = router.routes[0]  # what service/image_fast_path.py labels its requests with
+
+
+def sample_tag(chosen: LoadedModel, n: int, seed: int, scale: int) -> str:
+    return caching.etag(chosen, "/sample", n=n, seed=seed, scale=scale)
+
+
+async def sample_png(ctx: AppContext, chosen: LoadedModel, n: int, seed: int, scale: int) -> bytes:
+    """`GET /sample`'s PNG; service/image_fast_path.py calls it too."""
     z = from_seed(seed, n, chosen.card["latent"])
-    png = await ctx.slots.run(grid, chosen, z, math.ceil(math.sqrt(n)), scale, ctx.metrics)
-    return Response(png, media_type="image/png", headers=caching.headers(tag))
+    return await ctx.slots.run(grid, chosen, z, math.ceil(math.sqrt(n)), scale, ctx.metrics)
 
 
 @router.get("/interpolate", response_class=Response, responses=CACHED_PNG)
@@ -71,13 +84,13 @@ async def interpolate(
     """A PNG strip of `steps` images along the path between the latents of `seed_a` and `seed_b`."""
     chosen = ctx.registry.get(TASKS, model)
     params = {"steps": steps, "seed_a": seed_a, "seed_b": seed_b, "method": method, "scale": scale}
-    tag = ctx.tags.issue(request, caching.etag(chosen, "/interpolate", **params))
+    tag = ctx.tags.issue(request.scope, caching.etag(chosen, "/interpolate", **params))
     if caching.holds(request, tag):
         return caching.not_modified(tag)
     latent = chosen.card["latent"]
     a, b = from_seed(seed_a, 1, latent)[0], from_seed(seed_b, 1, latent)[0]
     png = await ctx.slots.run(grid, chosen, path(a, b, steps, method), steps, scale, ctx.metrics)
-    return Response(png, media_type="image/png", headers=caching.headers(tag))
+    return caching.png(png, tag)
 
 
 @router.post(

@@ -9,16 +9,14 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from service import caching
 from service.api.deps import ContextDep
 from service.arithmetic import ALLOWED, QueryError, parse_query
-from service.latents import from_seed
+from service.context import AppContext
+from service.latents import MAX_SEED, from_seed
 from service.metrics import Metrics
-from service.png import to_png
+from service.png import MAX_SCALE, to_png
 from service.registry import LoadedModel
 from service.schemas import RenderResponse, error_responses
 
 router = APIRouter(tags=["render"])
-
-MAX_SEED = 2**32 - 1
-MAX_SCALE = 8
 
 
 @router.get(
@@ -51,20 +49,12 @@ async def render(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"query parameter query: {exc.problem}; {ALLOWED}",
         ) from None
-    tag = ctx.tags.issue(
-        request,
-        caching.etag(chosen, "/render", query=canonical, seed=seed, scale=scale, format=format),
-    )
+    tag = ctx.tags.issue(request.scope, render_tag(chosen, canonical, seed, scale, format))
     if caching.holds(request, tag):
         return caching.not_modified(tag)
-    codec = chosen.codec
-    feeds = {
-        "query": codec.encode([canonical]),
-        "style": from_seed(seed, 1, chosen.card["style"]["latent"]),
-    }
-    image, cells, png = await ctx.slots.run(draw, chosen, feeds, scale, ctx.metrics)
+    image, cells, png = await drawing(ctx, chosen, canonical, seed, scale)
     if format == "png":
-        return Response(png, media_type="image/png", headers=caching.headers(tag))
+        return caching.png(png, tag)
     response.headers.update(caching.headers(tag))
     symbols = chosen.card["cell_symbols"]
     return RenderResponse(
@@ -77,6 +67,26 @@ async def render(
         model=chosen.name,
         png=base64.b64encode(png).decode("ascii"),
     )
+
+
+route = router.routes[0]  # what service/image_fast_path.py labels the requests it answers with
+
+
+def render_tag(chosen: LoadedModel, query: str, seed: int, scale: int, format: str) -> str:
+    """The tag of `GET /render`'s answer for a canonical ``query``."""
+    return caching.etag(chosen, "/render", query=query, seed=seed, scale=scale, format=format)
+
+
+async def drawing(
+    ctx: AppContext, chosen: LoadedModel, query: str, seed: int, scale: int
+) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """The model's image and cell symbols for a canonical ``query``, and the image as a PNG;
+    service/image_fast_path.py calls it too."""
+    feeds = {
+        "query": chosen.codec.encode([query]),
+        "style": from_seed(seed, 1, chosen.card["style"]["latent"]),
+    }
+    return await ctx.slots.run(draw, chosen, feeds, scale, ctx.metrics)
 
 
 def draw(
