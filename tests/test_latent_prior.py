@@ -27,11 +27,26 @@ def test_samples_of_n01_land_where_the_codes_lie():
     assert correlation > 0.8, correlation  # as in the codes (0.91)
 
 
+def test_fitted_to_posterior_draws_the_prior_spreads_as_the_draws_do():
+    """Means spread 0.5, each posterior 0.75 in variance: the draws spread 1.0, and so do the
+    samples of a prior fitted to them, not the means' 0.5."""
+    # Not from the global generator: the engine seeds it with the task's seed (0) before it
+    # draws, which would make those draws the very normals the means were made of.
+    means = torch.randn(4000, 2, generator=torch.Generator().manual_seed(1)) * 0.5
+    log_vars = torch.full_like(means, float(np.log(0.75)))
+    launch = Launch.local(progress=False)
+    prior, _ = fit_latent_prior(means, 20, launch, hidden=32, spread=log_vars)
+    with torch.no_grad():
+        spread = prior(torch.randn(4000, 2)).std(0)
+    assert torch.allclose(spread, torch.ones(2), rtol=0.15), spread
+
+
 def test_a_vae_run_with_a_latent_prior_samples_and_encodes_through_it(tmp_path):
     faces = tmp_path / "faces.npy"
     np.save(faces, np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8))
     config = Config(model="vae", data=str(faces), size=32, channels=3, latent=8, filters=8,
-                    epochs=1, batch_size=16, grid=9, prior_epochs=2, prior_hidden=24)  # fmt: skip
+                    epochs=1, batch_size=16, grid=9, prior_epochs=2, prior_hidden=24,
+                    prior_codes="draws")  # fmt: skip
     models, history = fit(
         config, Launch.local(run_dir=tmp_path / "run", progress=False, max_batches=2)
     )

@@ -70,6 +70,8 @@ class Config:
     prior_epochs: int = 0  # VAE: epochs of a flow fitted to its latents (0: sample N(0, I) as is)
     prior_hidden: int = HIDDEN  # VAE: width of the flow's layers (its weights ship twice: sampler
     # and encoder)
+    prior_codes: str = "means"  # VAE: what the flow fits: the encoder's means, or "draws" from
+    # each image's posterior (new ones every epoch), the codes the decoder was trained on
     seed: int = 0
     grid: int = 64  # samples per epoch's grid, from the same latents every epoch
 
@@ -210,14 +212,16 @@ class GANTask(ImageTask):
 
 
 def add_latent_prior(models: dict, config: Config, launch: Launch) -> dict[str, float]:
-    """Fit a flow to the encoder's means of the training images, put it in ``models["prior"]``,
+    """Fit a flow to the encoder's codes of the training images, put it in ``models["prior"]``,
     save a grid of what it samples."""
     started = time.perf_counter()
     vae = models["vae"].eval()
     with torch.no_grad():
-        codes = torch.cat([vae.encode(batch)[0] for batch in training_images(config).split(1000)])
+        posteriors = [vae.encode(batch) for batch in training_images(config).split(1000)]
+    means, log_vars = (torch.cat(parts) for parts in zip(*posteriors, strict=True))
+    spread = log_vars if config.prior_codes == "draws" else None
     models["prior"], losses = fit_latent_prior(
-        codes, config.prior_epochs, launch, config.seed, config.prior_hidden
+        means, config.prior_epochs, launch, config.seed, config.prior_hidden, spread
     )
     if launch.engine.is_main:
         save_samples(models, config, launch.run_dir / "samples" / "latent_prior.png")
@@ -250,6 +254,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "ema")  # fmt: skip
     parser.add_argument("--likelihood", choices=LIKELIHOODS, default=Config.likelihood,
                         help="VAE: the decoder's; gaussian learns its variance")  # fmt: skip
+    parser.add_argument("--prior-codes", choices=["means", "draws"], default=Config.prior_codes,
+                        help="VAE: what the flow fits: the encoder's means, or draws")  # fmt: skip
     parser.add_argument(
         "--diffaugment", type=policy, default=Config.diffaugment,
         help=f"GAN: augmentations the discriminator sees every image through, of {POLICIES}",

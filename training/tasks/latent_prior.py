@@ -1,5 +1,6 @@
 """The VAE's latent prior: a RealNVP flow (:mod:`training.models.flow`) fitted by maximum
-likelihood to the encoder's means of the training images, on the engine like any other model."""
+likelihood to the encoder's codes of the training images (its means, or draws from each image's
+posterior), on the engine like any other model."""
 
 import math
 from dataclasses import replace
@@ -10,6 +11,7 @@ from torch.utils.data import TensorDataset
 
 from training.launch import Launch
 from training.models.flow import HIDDEN, LatentFlow, NegativeLogLikelihood
+from training.models.generators import reparameterise
 from training.task import Task, Update
 
 
@@ -23,17 +25,23 @@ def cosine_by_epoch(optimizer, steps_per_epoch: int, epochs: int, last_step: int
 
 
 class LatentPriorTask(Task):
-    """A RealNVP flow fitted by maximum likelihood to the VAE encoder's means."""
+    """A RealNVP flow fitted by maximum likelihood to the VAE encoder's means, or to draws from
+    the posteriors they and ``spread`` (their log-variances) describe, new in every batch."""
 
     name = "latent prior"
     batch_size = 256
     lr = 1e-3
 
-    def __init__(self, codes: torch.Tensor, epochs: int, seed: int, hidden: int):
+    def __init__(
+        self, codes: torch.Tensor, epochs: int, seed: int, hidden: int, spread: torch.Tensor | None
+    ):
         self.codes, self.epochs, self.seed, self.hidden = codes, epochs, seed, hidden
+        self.spread = spread
 
     def build(self) -> dict[str, nn.Module]:
-        return {"prior": NegativeLogLikelihood(LatentFlow(self.codes, hidden=self.hidden))}
+        # The flow standardises by the spread of what it fits: draws spread wider than means.
+        fitted = self.codes if self.spread is None else reparameterise(self.codes, self.spread)
+        return {"prior": NegativeLogLikelihood(LatentFlow(fitted, hidden=self.hidden))}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"prior": torch.optim.Adam(self.models["prior"].parameters(), self.lr)}
@@ -42,10 +50,11 @@ class LatentPriorTask(Task):
         return cosine_by_epoch
 
     def dataset(self) -> TensorDataset:
-        return TensorDataset(self.codes)
+        return TensorDataset(self.codes, *([] if self.spread is None else [self.spread]))
 
     def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
-        return {"loss": update("prior", nets["prior"](batch[0]))}
+        codes = batch[0] if len(batch) == 1 else reparameterise(*batch)
+        return {"loss": update("prior", nets["prior"](codes))}
 
 
 def fit_latent_prior(
@@ -54,10 +63,12 @@ def fit_latent_prior(
     launch: Launch | None = None,
     seed: int = 0,
     hidden: int = HIDDEN,
+    spread: torch.Tensor | None = None,
 ) -> tuple[LatentFlow, list[float]]:
-    """The flow fitted to ``codes`` ``[n, latent]``, and the mean loss of each epoch. It has no
-    checkpoint of its own (it is refitted in minutes) and runs every batch even in a dry run."""
+    """The flow fitted to ``codes`` ``[n, latent]`` (or to draws around them, if their
+    log-variances ``spread`` are given), and the mean loss of each epoch. It has no checkpoint
+    of its own (it is refitted in minutes) and runs every batch even in a dry run."""
     launch = replace(launch or Launch.local(), run_dir=None, resume=False, max_batches=None)
-    task = LatentPriorTask(codes, epochs, seed, hidden)
+    task = LatentPriorTask(codes, epochs, seed, hidden, spread)
     history = launch.fit(task)
     return task.models["prior"].flow.eval(), [h["loss"] for h in history]
