@@ -84,6 +84,8 @@ def test_the_export_chains_both_stages_and_the_service_loads_it(tmp_path):
     assert card["training"]["config"]["prior_epochs"] == 1
     assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-4
     assert card["metrics"]["encoder_onnx_parity_max_abs_diff"] < 1e-4
+    assert card["metrics"]["latent_spread_train"] > 0
+    assert "latent_spread_held_out" not in card["metrics"]  # a user's images: none held out
     served = load_model(tmp_path / "tiny-vae", session_options(1))
     images = np.random.default_rng(2).random((3, 1, 28, 28), dtype=np.float32)
     mean = served.run_encoder(["mean"], {"images": images})[0]

@@ -12,6 +12,7 @@ from training.export import export_onnx, onnx_record, parity, training_record, w
 from training.tasks.generative import Config, encoder, sampler
 
 LATENT_FROM_SEED = "numpy.random.default_rng(seed).standard_normal((n, latent), dtype=float32)"
+SPREAD_IMAGES = 5000  # per set, for latent_spread
 
 
 def export_generator(
@@ -46,6 +47,7 @@ def export_generator(
     if config.model == "vae":
         card["encoder"] = export_encoder(models, config, out / "encoder.onnx")
         card["metrics"]["encoder_onnx_parity_max_abs_diff"] = card["encoder"].pop("parity")
+        card["metrics"] |= latent_spread(models, config)
     return write_card(out, card)
 
 
@@ -56,3 +58,24 @@ def export_encoder(models: dict[str, torch.nn.Module], config: Config, path: Pat
     images = np.random.default_rng(0).random(shape, dtype=np.float32)
     export_onnx(network, {"images": torch.from_numpy(images)}, path, ["mean", "log_var"])
     return {**onnx_record(path), "parity": parity(network, path, {"images": images})}
+
+
+def latent_spread(models: dict[str, torch.nn.Module], config: Config) -> dict[str, float]:
+    """Where the VAE's samples come from, N(0, I), against where its encoder puts images: the
+    mean per-coordinate standard deviation of the encoder's means (through the flow's inverse,
+    if it has one) of training images and of held-out ones. Near 1 for both when the prior fits
+    the codes and generalises; a prior that fits only the training codes leaves held-out ones
+    wider."""
+    network = encoder(models).eval()
+    sets = {
+        "train": image_sets.train_pixels(config.data, config.size, config.channels, SPREAD_IMAGES),
+        "held_out": image_sets.held_out_pixels(config.data),
+    }
+    spread = {}
+    for name, pixels in sets.items():
+        if pixels is not None:
+            images = torch.from_numpy(pixels[:SPREAD_IMAGES]).permute(0, 3, 1, 2).float() / 255
+            with torch.no_grad():
+                means = torch.cat([network(batch)[0] for batch in images.split(1000)])
+            spread[f"latent_spread_{name}"] = round(float(means.std(0).mean()), 4)
+    return spread
