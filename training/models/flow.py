@@ -49,15 +49,19 @@ class Coupling(nn.Module):
 
 
 class LatentFlow(nn.Module):
-    """N(0, I) <-> the VAE's latents: standardisation per coordinate, then coupling layers with
-    random half masks."""
+    """N(0, I) <-> the VAE's latents: standardisation per coordinate, then coupling layers in
+    pairs, a random half mask and its complement, so that every pair transforms every coordinate
+    once (with eight masks drawn independently, of 32 coordinates one was transformed by a single
+    layer and six by two)."""
 
     def __init__(self, codes: torch.Tensor, layers: int = LAYERS, hidden: int = HIDDEN):
         super().__init__()
         self.register_buffer("center", codes.mean(0))
         self.register_buffer("spread", codes.std(0).clamp_min(1e-6))
         picks = torch.Generator().manual_seed(0)
-        masks = [(torch.rand(codes.shape[1], generator=picks) < 0.5).float() for _ in range(layers)]
+        latent, pairs = codes.shape[1], -(-layers // 2)
+        halves = [(torch.rand(latent, generator=picks) < 0.5).float() for _ in range(pairs)]
+        masks = [mask for half in halves for mask in (half, 1 - half)][:layers]
         self.layers = nn.ModuleList(Coupling(mask, hidden) for mask in masks)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
