@@ -37,7 +37,8 @@ def test_resume_continues_where_the_run_stopped(model, faces, tmp_path):
     config = Config(model=model, data=str(faces), size=32, channels=3, latent=8, filters=8,
                     epochs=1, batch_size=16)  # fmt: skip
     fit(config, Launch.local(run_dir=tmp_path / "run", progress=False, max_batches=2))
-    longer = Config(**{**config.to_dict(), "epochs": 3})
+    # Longer, and another latent prior: the prior is fitted anew at every resume.
+    longer = Config(**{**config.to_dict(), "epochs": 3, "prior_hidden": 16})
     _, history = fit(
         longer, Launch.local(run_dir=tmp_path / "run", resume=True, progress=False, max_batches=2)
     )

@@ -33,13 +33,7 @@ from training.models.generators import (
     Generator,
     vae_loss,
 )
-from training.runtime import (
-    REPO,
-    add_config_flags,
-    add_runtime_flags,
-    config_from,
-    dry_run_folder,
-)
+from training.runtime import REPO, add_config_flags, add_runtime_flags, config_from, dry_run_folder
 from training.task import Task, Update, linear_decay, moving_average
 from training.tasks.latent_prior import fit_latent_prior
 from training.tasks.run_pictures import grid, plot_losses
@@ -150,6 +144,10 @@ class ImageTask(Task):
 
     def config(self) -> dict:
         return self.settings.to_dict()
+
+    def to_match(self, config: dict) -> dict:
+        """All but the epochs and the latent prior's settings: every resume fits the prior anew."""
+        return {k: v for k, v in super().to_match(config).items() if not k.startswith("prior_")}
 
 
 class VAETask(ImageTask):
