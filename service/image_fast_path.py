@@ -79,7 +79,7 @@ ROUTES = {
         png=generate.sample_png,
     ),
     "/render": ImageGet(
-        route=render.route,
+        route=render.render_route,
         task="text2image",
         params={
             "query": (query, None),

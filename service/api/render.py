@@ -69,7 +69,7 @@ async def render(
     )
 
 
-route = router.routes[0]  # what service/image_fast_path.py labels the requests it answers with
+render_route = router.routes[0]  # what service/image_fast_path.py labels its requests with
 
 
 def render_tag(chosen: LoadedModel, query: str, seed: int, scale: int, format: str) -> str:
