@@ -9,7 +9,7 @@ import torch
 from training.data import image_sets
 from training.engine import Engine
 from training.export import export_onnx, onnx_record, parity, training_record, write_card
-from training.tasks.generative import Config, encoder, sampler
+from training.tasks.generative import Config, encoder, sampler, training_pixels
 
 LATENT_FROM_SEED = "numpy.random.default_rng(seed).standard_normal((n, latent), dtype=float32)"
 SPREAD_IMAGES = 5000  # per set, for latent_spread
@@ -67,10 +67,8 @@ def latent_spread(models: dict[str, torch.nn.Module], config: Config) -> dict[st
     the codes and generalises; a prior that fits only the training codes leaves held-out ones
     wider."""
     network = encoder(models).eval()
-    sets = {
-        "train": image_sets.train_pixels(config.data, config.size, config.channels, SPREAD_IMAGES),
-        "held_out": image_sets.held_out_pixels(config.data),
-    }
+    # The training images as training read them: a user's folder is not preprocessed again.
+    sets = {"train": training_pixels(config), "held_out": image_sets.held_out_pixels(config.data)}
     spread = {}
     for name, pixels in sets.items():
         if pixels is not None:
