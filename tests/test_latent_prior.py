@@ -35,7 +35,7 @@ def test_fitted_to_posterior_draws_the_prior_spreads_as_the_draws_do():
     means = torch.randn(4000, 2, generator=torch.Generator().manual_seed(1)) * 0.5
     log_vars = torch.full_like(means, float(np.log(0.75)))
     launch = Launch.local(progress=False)
-    prior, _ = fit_latent_prior(means, 20, launch, hidden=32, spread=log_vars)
+    prior, _ = fit_latent_prior(means, 20, launch, hidden=32, log_vars=log_vars)
     with torch.no_grad():
         spread = prior(torch.randn(4000, 2)).std(0)
     assert torch.allclose(spread, torch.ones(2), rtol=0.15), spread

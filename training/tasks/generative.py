@@ -217,9 +217,9 @@ def add_latent_prior(models: dict, config: Config, launch: Launch) -> dict[str, 
     with torch.no_grad():
         posteriors = [vae.encode(batch) for batch in training_images(config).split(1000)]
     means, log_vars = (torch.cat(parts) for parts in zip(*posteriors, strict=True))
-    spread = log_vars if config.prior_codes == "draws" else None
+    draws = log_vars if config.prior_codes == "draws" else None
     models["prior"], losses = fit_latent_prior(
-        means, config.prior_epochs, launch, config.seed, config.prior_hidden, spread
+        means, config.prior_epochs, launch, config.seed, config.prior_hidden, draws
     )
     if launch.engine.is_main:
         save_samples(models, config, launch.run_dir / "samples" / "latent_prior.png")

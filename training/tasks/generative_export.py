@@ -9,7 +9,7 @@ import torch
 from training.data import image_sets
 from training.engine import Engine
 from training.export import export_onnx, onnx_record, parity, training_record, write_card
-from training.tasks.generative import Config, encoder, sampler, training_pixels
+from training.tasks.generative import Config, as_float, encoder, sampler, training_pixels
 
 LATENT_FROM_SEED = "numpy.random.default_rng(seed).standard_normal((n, latent), dtype=float32)"
 SPREAD_IMAGES = 5000  # per set, for latent_spread
@@ -72,7 +72,7 @@ def latent_spread(models: dict[str, torch.nn.Module], config: Config) -> dict[st
     spread = {}
     for name, pixels in sets.items():
         if pixels is not None:
-            images = torch.from_numpy(pixels[:SPREAD_IMAGES]).permute(0, 3, 1, 2).float() / 255
+            images = as_float(torch.from_numpy(pixels[:SPREAD_IMAGES]).permute(0, 3, 1, 2))
             with torch.no_grad():
                 means = torch.cat([network(batch)[0] for batch in images.split(1000)])
             spread[f"latent_spread_{name}"] = round(float(means.std(0).mean()), 4)

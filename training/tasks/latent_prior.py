@@ -26,21 +26,26 @@ def cosine_by_epoch(optimizer, steps_per_epoch: int, epochs: int, last_step: int
 
 class LatentPriorTask(Task):
     """A RealNVP flow fitted by maximum likelihood to the VAE encoder's means, or to draws from
-    the posteriors they and ``spread`` (their log-variances) describe, new in every batch."""
+    the posteriors they and ``log_vars`` describe, new in every batch."""
 
     name = "latent prior"
     batch_size = 256
     lr = 1e-3
 
     def __init__(
-        self, codes: torch.Tensor, epochs: int, seed: int, hidden: int, spread: torch.Tensor | None
+        self,
+        codes: torch.Tensor,
+        epochs: int,
+        seed: int,
+        hidden: int,
+        log_vars: torch.Tensor | None,
     ):
         self.codes, self.epochs, self.seed, self.hidden = codes, epochs, seed, hidden
-        self.spread = spread
+        self.log_vars = log_vars
 
     def build(self) -> dict[str, nn.Module]:
         # The flow standardises by the spread of what it fits: draws spread wider than means.
-        fitted = self.codes if self.spread is None else reparameterise(self.codes, self.spread)
+        fitted = self.codes if self.log_vars is None else reparameterise(self.codes, self.log_vars)
         return {"prior": NegativeLogLikelihood(LatentFlow(fitted, hidden=self.hidden))}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -50,7 +55,7 @@ class LatentPriorTask(Task):
         return cosine_by_epoch
 
     def dataset(self) -> TensorDataset:
-        return TensorDataset(self.codes, *([] if self.spread is None else [self.spread]))
+        return TensorDataset(self.codes, *([] if self.log_vars is None else [self.log_vars]))
 
     def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
         codes = batch[0] if len(batch) == 1 else reparameterise(*batch)
@@ -63,12 +68,12 @@ def fit_latent_prior(
     launch: Launch | None = None,
     seed: int = 0,
     hidden: int = HIDDEN,
-    spread: torch.Tensor | None = None,
+    log_vars: torch.Tensor | None = None,
 ) -> tuple[LatentFlow, list[float]]:
     """The flow fitted to ``codes`` ``[n, latent]`` (or to draws around them, if their
-    log-variances ``spread`` are given), and the mean loss of each epoch. It has no checkpoint
+    log-variances ``log_vars`` are given), and the mean loss of each epoch. It has no checkpoint
     of its own (it is refitted in minutes) and runs every batch even in a dry run."""
     launch = replace(launch or Launch.local(), run_dir=None, resume=False, max_batches=None)
-    task = LatentPriorTask(codes, epochs, seed, hidden, spread)
+    task = LatentPriorTask(codes, epochs, seed, hidden, log_vars)
     history = launch.fit(task)
     return task.models["prior"].flow.eval(), [h["loss"] for h in history]
