@@ -1,5 +1,6 @@
 """What the routes share: the settings, the models, the metrics, the inference slots and the
-batchers of single queries, made once by the app factory and reached through one dependency.
+batchers of single text queries and of renders, made once by the app factory and reached through
+one dependency.
 
 One dependency rather than one per part because FastAPI resolves each on every request. With
 four of them, a text query's handling cost 0.232 ms; with one (and a cheaper Content-Type check in
@@ -26,8 +27,8 @@ class AppContext:
     metrics: Metrics
     slots: InferenceSlots
     access: AccessLog | None  # None when the log level is above info
-    # Per model, made at its first single query; emptied at each start of the app, as a batcher
-    # belongs to one event loop.
+    # Per model, made at its first single text query or render; emptied at each start of the app,
+    # as a batcher belongs to one event loop.
     batchers: dict[str, Batcher] = field(default_factory=dict)
     # The tag each GET image URL was answered with (service/revalidation.py); emptied at each start
     # of the app, as the models may have changed.

@@ -1,5 +1,5 @@
 """Prometheus metrics: requests and latency per route template and status, requests in flight,
-inference per model, and how many single queries each batched run answered.
+inference per model, and how many requests each batched run answered.
 
 Routes are labelled by template ("/solve/text", later "/models/{name}"), never by raw path, and
 unmatched paths share one label, so a scan of random URLs cannot blow up the series count.
@@ -63,7 +63,8 @@ class Metrics:
         )
         self.batched = Histogram(
             "genseq_batched_queries",
-            "Single queries answered by one run of a model (service/batching.py), per model.",
+            "Requests (single text queries, renders) answered by one run of a model "
+            "(service/batching.py), per model.",
             ["model"],
             buckets=BATCH_BUCKETS,
             registry=self.registry,

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+from metric_samples import metric_value
 
-from service.batching import Batcher
+from service.batching import Batcher, stacked
 from service.slots import InferenceSlots
 
 
@@ -53,7 +53,7 @@ async def queue_behind_first(model: SlowDouble, batcher: Batcher, requests: list
 def test_requests_waiting_during_a_run_share_the_next_one_and_get_their_own_rows():
     model = SlowDouble(hold_first=True)
     requests = [(v,) for v in range(10)]
-    batcher = Batcher(model, 64, InferenceSlots(1))
+    batcher = Batcher(stacked(model), 64, InferenceSlots(1))
     answers = asyncio.run(queue_behind_first(model, batcher, requests))
     assert answers == [[2.0 * v] for v in range(10)]
     assert model.runs == [[0.0], list(map(float, range(1, 10)))]  # alone at once, then together
@@ -64,7 +64,9 @@ def test_a_lone_request_runs_at_once():
 
     async def one() -> tuple[list[float], float]:
         started = time.perf_counter()
-        return await ask(Batcher(model, 64, InferenceSlots(1)), 3.0), time.perf_counter() - started
+        return await ask(
+            Batcher(stacked(model), 64, InferenceSlots(1)), 3.0
+        ), time.perf_counter() - started
 
     answer, seconds = asyncio.run(one())
     assert answer == [6.0] and seconds < 1.0 and model.runs == [[3.0]]
@@ -73,7 +75,7 @@ def test_a_lone_request_runs_at_once():
 def test_a_run_holds_at_most_max_rows_and_requests_are_never_split():
     model = SlowDouble(hold_first=True)
     requests = [(0,), (1, 2), (3, 4), (5, 6)]
-    batcher = Batcher(model, max_rows=3, slots=InferenceSlots(1))
+    batcher = Batcher(stacked(model), max_rows=3, slots=InferenceSlots(1))
     answers = asyncio.run(queue_behind_first(model, batcher, requests))
     assert answers == [[0.0], [2.0, 4.0], [6.0, 8.0], [10.0, 12.0]]
     assert model.runs == [[0.0], [1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
@@ -83,7 +85,7 @@ def test_a_failed_run_fails_its_requests_only():
     model = SlowDouble(hold_first=True)
 
     async def main() -> tuple[list, list[float]]:
-        batcher = Batcher(model, 64, InferenceSlots(1))
+        batcher = Batcher(stacked(model), 64, InferenceSlots(1))
         answers = await queue_behind_first(model, batcher, [(1.0,), (float("nan"),), (2.0,)])
         return answers, await ask(batcher, 5.0)
 
@@ -97,7 +99,7 @@ def test_a_request_that_gives_up_leaves_the_others_answered():
     model = SlowDouble(hold_first=True)
 
     async def main() -> list:
-        batcher = Batcher(model, 64, InferenceSlots(1))
+        batcher = Batcher(stacked(model), 64, InferenceSlots(1))
         first = asyncio.create_task(ask(batcher, 1.0))
         await asyncio.sleep(0.05)
         impatient = asyncio.create_task(asyncio.wait_for(ask(batcher, 2.0), 0.01))
@@ -115,7 +117,7 @@ def test_with_two_runs_at_once_requests_pass_a_slow_run():
     model = SlowDouble(hold_first=True)
 
     async def main() -> tuple:
-        batcher = Batcher(model, 64, InferenceSlots(2))
+        batcher = Batcher(stacked(model), 64, InferenceSlots(2))
         first = asyncio.create_task(ask(batcher, 0.0))
         await asyncio.sleep(0.05)  # its run is held
         others = asyncio.gather(*(ask(batcher, v) for v in range(1, 6)))
@@ -129,25 +131,32 @@ def test_with_two_runs_at_once_requests_pass_a_slow_run():
     assert model.runs == [[1.0, 2.0, 3.0, 4.0, 5.0], [0.0]]  # together, on the second slot
 
 
+@pytest.mark.parametrize("spread", [False, True])
+def test_requests_waiting_at_once_take_one_run_or_spread_over_the_free_slots(spread):
+    model = SlowDouble()
+
+    async def main() -> list:
+        batcher = Batcher(stacked(model), 64, InferenceSlots(2), spread)
+        return await asyncio.gather(*(ask(batcher, v) for v in range(8)))
+
+    assert asyncio.run(main()) == [[2.0 * v] for v in range(8)]
+    halves = [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]]  # one on each core
+    assert sorted(model.runs) == (halves if spread else [[float(v) for v in range(8)]])
+
+
 @pytest.mark.parametrize("rows", [0, 65])
 def test_rows_outside_one_to_max_rows_are_refused(rows):
     with pytest.raises(ValueError, match="1 to 64"):
-        asyncio.run(Batcher(SlowDouble(), 64, InferenceSlots(1))(np.zeros((rows, 1), np.float32)))
-
-
-def batched_queries(client) -> float:
-    for family in text_string_to_metric_families(client.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == "genseq_batched_queries_sum":
-                return sample.value
-    return 0.0
+        asyncio.run(
+            Batcher(stacked(SlowDouble()), 64, InferenceSlots(1))(np.zeros((rows, 1), np.float32))
+        )
 
 
 def test_concurrent_single_queries_get_the_answers_of_their_own_queries(client):
     queries = [f"{a}+{b}" for a, b in zip(range(0, 99, 3), range(98, 0, -3), strict=False)]
     queries += [f"{a}-{b}" for a, b in zip(range(5, 99, 7), range(90, 0, -7), strict=False)]
     expected = client.post("/solve/text", json={"queries": queries}).json()["answers"]
-    before = batched_queries(client)
+    before = metric_value(client, "genseq_batched_queries_sum", model="text2text")
 
     def solve(query: str) -> str:
         response = client.post("/solve/text", json={"query": query})
@@ -156,4 +165,6 @@ def test_concurrent_single_queries_get_the_answers_of_their_own_queries(client):
 
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(solve, queries)) == expected
-    assert batched_queries(client) - before == len(queries)
+    assert metric_value(client, "genseq_batched_queries_sum", model="text2text") - before == len(
+        queries
+    )

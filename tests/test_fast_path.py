@@ -5,6 +5,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from metric_samples import metric_value
 
 from service import fast_path
 
@@ -82,9 +83,8 @@ def test_a_bad_query_falls_back_with_the_routes_own_error(client: TestClient, ta
 
 def test_taken_requests_are_counted_under_the_routes_label(client: TestClient, taken) -> None:
     def count() -> float:
-        line = 'genseq_http_requests_total{method="POST",route="/solve/text",status="200"}'
-        found = [row for row in client.get("/metrics").text.splitlines() if row.startswith(line)]
-        return float(found[0].split()[-1]) if found else 0.0
+        labels = {"method": "POST", "route": "/solve/text", "status": "200"}
+        return metric_value(client, "genseq_http_requests_total", **labels)
 
     before = count()
     for _ in range(3):

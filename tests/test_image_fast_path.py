@@ -5,6 +5,7 @@ import dataclasses
 
 import pytest
 from fastapi.testclient import TestClient
+from metric_samples import metric_value
 
 from service import image_fast_path
 
@@ -88,9 +89,8 @@ def test_a_revalidation_is_never_taken(client: TestClient, taken) -> None:
 
 def test_taken_requests_are_counted_under_the_routes_label(client: TestClient, taken) -> None:
     def count() -> float:
-        line = 'genseq_http_requests_total{method="GET",route="/render",status="200"}'
-        found = [row for row in client.get("/metrics").text.splitlines() if row.startswith(line)]
-        return float(found[0].split()[-1]) if found else 0.0
+        labels = {"method": "GET", "route": "/render", "status": "200"}
+        return metric_value(client, "genseq_http_requests_total", **labels)
 
     before = count()
     for seed in range(3):

@@ -3,7 +3,7 @@ URLs the route has tagged since the app started are answered so."""
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
+from metric_samples import metric_value
 
 from service import caching
 from service.main import create_app
@@ -74,13 +74,8 @@ def test_a_post_with_a_tag_is_never_taken(fresh: TestClient, tagged) -> None:
 
 def test_taken_revalidations_are_counted_under_the_routes_label(fresh: TestClient, tagged):
     def count() -> float:
-        families = text_string_to_metric_families(fresh.get("/metrics").text)
-        return next(
-            (s.value for f in families for s in f.samples
-             if s.name == "genseq_http_requests_total"
-             and s.labels == {"method": "GET", "route": "/sample", "status": "304"}),
-            0.0,
-        )  # fmt: skip
+        labels = {"method": "GET", "route": "/sample", "status": "304"}
+        return metric_value(fresh, "genseq_http_requests_total", **labels)
 
     tag = fresh.get(URL).headers["etag"]
     for _ in range(3):

@@ -2,7 +2,7 @@
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
+from metric_samples import metric_value
 
 from service import caching
 
@@ -22,13 +22,7 @@ CACHED = {  # route: (model that answers, parameters, one change to each paramet
 
 
 def model_runs(client: TestClient, model: str) -> float:
-    families = text_string_to_metric_families(client.get("/metrics").text)
-    return next(
-        s.value
-        for f in families
-        for s in f.samples
-        if s.name == "genseq_inference_seconds_count" and s.labels.get("model") == model
-    )
+    return metric_value(client, "genseq_inference_seconds_count", model=model)
 
 
 @pytest.mark.parametrize("route", CACHED)

@@ -1,12 +1,19 @@
-"""`GET /render` end to end on the exported model: PNG, determinism, seeds, scale, JSON, errors."""
+"""`GET /render` end to end on the exported model: PNG, determinism, seeds, scale, JSON, errors,
+and renders drawn together in one run of the model."""
 
 import base64
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from metric_samples import metric_value
 from PIL import Image
+
+from service.api.render import Order, draw
+from service.latents import from_seed
+from service.metrics import Metrics
 
 
 def png_pixels(data: bytes) -> np.ndarray:
@@ -82,3 +89,31 @@ def test_bad_parameters_are_422(client: TestClient, params: dict, words: str) ->
 def test_unknown_model_is_404(client: TestClient) -> None:
     response = client.get("/render", params={"query": "1+1", "model": "nope"})
     assert response.status_code == 404 and "text2image" in response.json()["detail"]
+
+
+def test_a_drawing_made_with_others_is_the_one_made_alone(client: TestClient) -> None:
+    chosen = client.app.state.context.registry.get("text2image")
+    queries, scales = ["81+24", "1+1", "99-99", "50-7", "0+0", "66+66"], [1, 2, 1, 3, 1, 1]
+    orders = [
+        Order(chosen.codec.encode([q]), from_seed(seed, 1, chosen.card["style"]["latent"]), scale)
+        for seed, (q, scale) in enumerate(zip(queries, scales, strict=True))
+    ]
+    together = draw(chosen, Metrics(), orders)
+    for order, (image, cells, png) in zip(orders, together, strict=True):
+        ((alone_image, alone_cells, alone_png),) = draw(chosen, Metrics(), [order])
+        assert np.array_equal(image, alone_image) and np.array_equal(cells, alone_cells)
+        assert png == alone_png  # the same bytes: the URL's ETag holds whatever ran beside it
+
+
+def test_concurrent_renders_get_their_own_pictures(client: TestClient) -> None:
+    urls = [f"/render?query={a}%2B{b}&seed={a % 5}&scale={1 + b % 2}" for a, b in
+            zip(range(0, 99, 4), range(97, 0, -4), strict=False)]  # fmt: skip
+    alone = [client.get(url).content for url in urls]
+
+    def counted() -> float:  # renders counted by the model's runs
+        return metric_value(client, "genseq_batched_queries_sum", model="text2image")
+
+    before = counted()
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(lambda url: client.get(url).content, urls)) == alone
+    assert counted() - before == len(urls)  # each once, in some run

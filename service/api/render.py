@@ -1,6 +1,8 @@
 """Text-to-image: `GET /render`, the answer of a query in generated handwriting, as PNG or JSON."""
 
 import base64
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Literal
 
 import numpy as np
@@ -9,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from service import caching
 from service.api.deps import ContextDep
 from service.arithmetic import ALLOWED, QueryError, parse_query
+from service.batching import Batcher
 from service.context import AppContext
 from service.latents import MAX_SEED, from_seed
 from service.metrics import Metrics
@@ -77,22 +80,51 @@ def render_tag(chosen: LoadedModel, query: str, seed: int, scale: int, format: s
     return caching.etag(chosen, "/render", query=query, seed=seed, scale=scale, format=format)
 
 
+MAX_BATCH = 16  # drawings a run; past 8 each costs hardly less (python -m bench.batch_sizes)
+
+
+@dataclass(frozen=True)
+class Order:
+    """One request's share of a batched run: its query's one-hot rows, its handwriting's
+    latent, and its PNG's enlargement."""
+
+    query: np.ndarray  # [1, symbols, alphabet]
+    style: np.ndarray  # [1, latent]
+    scale: int
+
+    def __len__(self) -> int:  # its rows in the run (service/batching.py)
+        return len(self.query)
+
+
+Drawing = tuple[np.ndarray, np.ndarray, bytes]  # image [1, 1, h, w], cell symbols [1, cells], PNG
+
+
 async def drawing(
     ctx: AppContext, chosen: LoadedModel, query: str, seed: int, scale: int
-) -> tuple[np.ndarray, np.ndarray, bytes]:
-    """The model's image and cell symbols for a canonical ``query``, and the image as a PNG;
+) -> Drawing:
+    """The model's image and cell symbols for a canonical ``query``, and the image as a PNG,
+    drawn in one run with the other renders waiting for the model (service/batching.py);
     service/image_fast_path.py calls it too."""
+    if chosen.name not in ctx.batchers:
+        ctx.batchers[chosen.name] = Batcher(
+            partial(draw, chosen, ctx.metrics), MAX_BATCH, ctx.slots, spread=True
+        )
+    latent = chosen.card["style"]["latent"]
+    order = Order(chosen.codec.encode([query]), from_seed(seed, 1, latent), scale)
+    return await ctx.batchers[chosen.name](order)
+
+
+def draw(chosen: LoadedModel, metrics: Metrics, orders: list[Order]) -> list[Drawing]:
+    """Every order's drawing from one run of the model: a slot's work. A row's pixels do not
+    depend on the rows beside it (tests/test_service_render.py): a URL's bytes and ETag hold."""
+    metrics.count_batch(chosen.name, len(orders))
     feeds = {
-        "query": chosen.codec.encode([query]),
-        "style": from_seed(seed, 1, chosen.card["style"]["latent"]),
+        "query": np.concatenate([order.query for order in orders]),
+        "style": np.concatenate([order.style for order in orders]),
     }
-    return await ctx.slots.run(draw, chosen, feeds, scale, ctx.metrics)
-
-
-def draw(
-    chosen: LoadedModel, feeds: dict[str, np.ndarray], scale: int, metrics: Metrics
-) -> tuple[np.ndarray, np.ndarray, bytes]:
-    """The model's image and cell symbols, and the image as a PNG: a slot's work."""
     with metrics.time_inference(chosen.name):
-        image, cells = chosen.run(feeds)
-    return image, cells, to_png(image[0, 0], scale)
+        images, cells = chosen.run(feeds)
+    return [
+        (images[i : i + 1], cells[i : i + 1], to_png(images[i, 0], order.scale))
+        for i, order in enumerate(orders)
+    ]

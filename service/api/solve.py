@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from service.api.deps import ContextDep, require_json
 from service.arithmetic import ALLOWED, QueryError, TextCodec, parse_query
-from service.batching import Batcher
+from service.batching import Batcher, stacked
 from service.context import AppContext
 from service.errors import describe_errors
 from service.metrics import Metrics
@@ -90,7 +90,7 @@ def batcher(ctx: AppContext, chosen: LoadedModel) -> Batcher:
             ctx.metrics.count_batch(chosen.name, len(queries))  # a row per request: single ones
             return infer(chosen, ctx.metrics, queries)
 
-        ctx.batchers[chosen.name] = Batcher(run, ctx.settings.max_batch, ctx.slots)
+        ctx.batchers[chosen.name] = Batcher(stacked(run), ctx.settings.max_batch, ctx.slots)
     return ctx.batchers[chosen.name]
 
 
