@@ -95,6 +95,7 @@ def test_the_study_command_writes_its_report(faces, tmp_path):
     main(["generative-study", *args, "--dry-run", "--out", str(tmp_path)])
     report = (tmp_path / "generative_study.md").read_text()
     assert "DiffAugment `translation`" in report and "8 filters" in report
+    assert "a flow prior fitted to its codes after training (prior epochs: 1)" in report
     runs = [line for line in report.splitlines() if line.startswith(("| VAE", "| GAN"))]
     assert [r.split("|")[1:3] for r in runs] == [
         [f" {m} ", f" {z} "] for m, zs in [("VAE", (32, 64, 128)), ("GAN", (64, 128, 256))]
@@ -102,6 +103,8 @@ def test_the_study_command_writes_its_report(faces, tmp_path):
     for run in ("vae-32", "gan-256"):
         for kind in ("first", "last", "interpolation"):
             assert (tmp_path / "generative_study" / f"{run}-{kind}.png").is_file()
+    through_prior = (tmp_path / "runs" / "vae-32" / "samples" / "latent_prior.png").read_bytes()
+    assert (tmp_path / "generative_study" / "vae-32-last.png").read_bytes() == through_prior
     row = np.asarray(Image.open(tmp_path / "generative_study" / "vae-64-interpolation.png"))
     assert row.shape == (32, 10 * 32, 3)
     checkpoints = sorted((tmp_path / "runs").glob("*/checkpoint.pt"))
