@@ -13,7 +13,8 @@ included), best of several interleaved rounds, for each fast path and the route 
 - `GET /sample?n=16` and `GET /render` with a new seed each time (no cache), as is, which
   service/image_fast_path.py answers, and naming the default model, which it leaves to the
   route, beside their model's run alone called in a loop: what each way adds to the model
-  (parsing, the hop to a worker thread, the PNG, the response).
+  (parsing, the hop to a worker thread, the PNG, the response). Renders in flight together share
+  model runs (service/batching.py), so a render can cost less than its model's run alone.
 """
 
 import argparse
