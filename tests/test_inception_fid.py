@@ -52,6 +52,7 @@ def test_a_vaes_reconstructions_are_its_held_out_images_encoded_and_decoded(sett
     assert rebuilt.shape == real.shape == (10_000, 1, 28, 28)
     own = np.abs(rebuilt - real).mean()
     assert own < 0.1 and own < np.abs(rebuilt - np.roll(real, 1, axis=0)).mean() / 2
+    assert np.array_equal(reconstructions(folder, card, 100), rebuilt[:100])  # the first n
     gan = settings.models_dir / "gan"
     with pytest.raises(SystemExit, match="needs a VAE"):
         reconstructions(gan, json.loads((gan / "card.json").read_text()))

@@ -113,13 +113,14 @@ def measure(folder: Path, card: dict, n: int = SAMPLES, real: Path | None = None
     return scores
 
 
-def reconstructions(folder: Path, card: dict) -> np.ndarray:
-    """A VAE's held-out images through its encoder's means and back through its generator: how
-    close to the real images its decoder can come, which no prior can beat by much."""
+def reconstructions(folder: Path, card: dict, n: int = SAMPLES) -> np.ndarray:
+    """A VAE's first ``n`` held-out images through its encoder's means and back through its
+    generator: how close to the real images its decoder can come, which no prior can beat by
+    much."""
     pixels = image_sets.held_out_pixels(card["dataset"]["data"])
     if pixels is None or "encoder" not in card:
         raise SystemExit("--reconstructions needs a VAE with an encoder, trained on a set here")
-    images = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2), np.float32) / 255
+    images = np.ascontiguousarray(pixels[:n].transpose(0, 3, 1, 2), np.float32) / 255
     run = {
         name: ort.InferenceSession(str(folder / onnx), providers=["CPUExecutionProvider"])
         for name, onnx in (("encoder", card["encoder"]["onnx"]), ("decoder", card["onnx"]))
@@ -131,19 +132,24 @@ def reconstructions(folder: Path, card: dict) -> np.ndarray:
     return np.concatenate(parts)  # fmt: skip
 
 
-def reconstruction_fid(folder: Path, card: dict) -> dict:
-    """Inception FID of a VAE's reconstructions of its held-out images against each real set."""
+def reconstruction_fid(folder: Path, card: dict, n: int = SAMPLES) -> dict:
+    """Inception FID of a VAE's reconstructions of (up to ``n`` of) its held-out images against
+    each real set."""
     fid = helper()
     image = card["image"]
     sets = references(fid, card["dataset"]["data"], None, image["size"], image["channels"])
-    rebuilt = statistics(fid, reconstructions(folder, card), "Inception, reconstructions")
-    return {f"{name}_reconstructions": fid_of(rebuilt, reference)
-            for name, (_, reference) in sets.items()}  # fmt: skip
+    rebuilt = reconstructions(folder, card, n)
+    scores = {"reconstructed_images": len(rebuilt)}
+    rebuilt = statistics(fid, rebuilt, "Inception, reconstructions")
+    return scores | {f"{name}_reconstructions": fid_of(rebuilt, reference)
+                     for name, (_, reference) in sets.items()}  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="an exported gan or vae folder")
-    parser.add_argument("--n", type=int, default=SAMPLES, help="generated images")
+    parser.add_argument(
+        "--n", type=int, default=SAMPLES, help="generated (or reconstructed, at most) images"
+    )
     parser.add_argument(
         "--real", type=Path, help="real images; default: the held-out set of the model's data"
     )
@@ -157,7 +163,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, command: str) -> None:
     card = json.loads((args.folder / "card.json").read_text())
     if args.reconstructions:
-        print(f"{args.folder}: {reconstruction_fid(args.folder, card)}")
+        print(f"{args.folder}: {reconstruction_fid(args.folder, card, args.n)}")
         return
     scores = {**measure(args.folder, card, args.n, args.real), "inception_fid_command": command}
     add_metrics(args.folder, scores)
