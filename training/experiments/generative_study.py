@@ -135,10 +135,12 @@ def study(
     max_batches: int | None = None,
     resume: bool = False,
 ) -> list[dict] | None:
-    """Every run of the study; the grids and rows land in ``out/generative_study/``, each
-    written by the process that trained the run (the results on rank 0, else None). Each result
-    is kept in ``runs_dir/results``; ``resume`` reuses those and continues unfinished runs."""
-    assets = out / "generative_study"
+    """Every run of the study (the results on rank 0, else None). Each run's grids and row are
+    written by the process that trained it into ``runs_dir/assets``, and its result is kept in
+    ``runs_dir/results``: ``resume`` reuses both and continues unfinished runs. Once all are done
+    the pictures are copied to ``out/generative_study/``, so the committed report's pictures
+    change only with its table."""
+    assets = runs_dir / "assets"
     assets.mkdir(parents=True, exist_ok=True)
     configs = [replace(bases[m], latent=z) for m, latents in LATENTS.items() for z in latents]
     if max_batches is None and engine.is_main and image_sets.shape(configs[0].data) is not None:
@@ -147,7 +149,10 @@ def study(
         dist.barrier()
     work = [Run(c, runs_dir / f"{c.model}-{c.latent}", assets, max_batches, resume)
             for c in configs]  # fmt: skip
-    return run_all(run_one, work, jobs, engine, "study", runs_dir / "results", resume)
+    results = run_all(run_one, work, jobs, engine, "study", runs_dir / "results", resume)
+    if results is not None:
+        shutil.copytree(assets, out / "generative_study", dirs_exist_ok=True)
+    return results
 
 
 def plot(results: list[dict], path_: Path) -> None:
