@@ -121,15 +121,14 @@ def reconstructions(folder: Path, card: dict, n: int = SAMPLES) -> np.ndarray:
     if pixels is None or "encoder" not in card:
         raise SystemExit("--reconstructions needs a VAE with an encoder, trained on a set here")
     images = np.ascontiguousarray(pixels[:n].transpose(0, 3, 1, 2), np.float32) / 255
-    run = {
-        name: ort.InferenceSession(str(folder / onnx), providers=["CPUExecutionProvider"])
-        for name, onnx in (("encoder", card["encoder"]["onnx"]), ("decoder", card["onnx"]))
-    }
+    cpu = ["CPUExecutionProvider"]
+    encoder = ort.InferenceSession(str(folder / card["encoder"]["onnx"]), providers=cpu)
+    decoder = ort.InferenceSession(str(folder / card["onnx"]), providers=cpu)
     parts = []
     for start in range(0, len(images), 500):
-        mean = run["encoder"].run(None, {"images": images[start : start + 500]})[0]
-        parts.append(run["decoder"].run(None, {"z": mean})[0])
-    return np.concatenate(parts)  # fmt: skip
+        mean = encoder.run(None, {"images": images[start : start + 500]})[0]
+        parts.append(decoder.run(None, {"z": mean})[0])
+    return np.concatenate(parts)
 
 
 def reconstruction_fid(folder: Path, card: dict, n: int = SAMPLES) -> dict:
