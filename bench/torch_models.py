@@ -47,7 +47,8 @@ def build(card: dict[str, Any]) -> nn.Module:
     if task == "text2text":
         return WithSoftmax(TEXT_ARCHITECTURES[config["arch"]](**text, **config["model"]))
     if task in ("gan", "vae"):
-        return Decoder(config["latent"], config["size"], config["channels"], config["filters"])
+        return Decoder(config["latent"], config["size"], config["channels"], config["filters"],
+                       config.get("depth", 0))  # fmt: skip
     if task == "image2text":
         readers = [STRIP_ARCHITECTURES[config["arch"]](**config["model"])
                    for _ in range(config.get("members", 1))]  # fmt: skip

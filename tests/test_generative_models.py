@@ -44,6 +44,25 @@ def test_dcgan_maps_latents_to_images_and_images_to_logits(size, channels):
     assert torch.isfinite(d_loss) and torch.isfinite(g_loss)
 
 
+@pytest.mark.parametrize(("size", "channels"), SHAPES)
+def test_a_deeper_decoder_keeps_the_shapes_and_adds_its_own_layers(size, channels):
+    """``depth`` adds 3x3 convs (each its own weights) at every scale, the image's included;
+    at 0 the decoder is the DCGAN's, so the shipped models' weights still load."""
+    shallow, deep = (ConvVAE(size, channels, latent=8, filters=8, depth=d) for d in (0, 2))
+    assert deep(torch.rand(2, channels, size, size))[0].shape == (2, channels, size, size)
+    convs = [m for m in deep.decoder.up if type(m) is torch.nn.Conv2d]
+    steps = base_and_steps(size)[1]
+    assert len(convs) == 2 * (steps + 1) + 1  # two a scale, and the one that draws the image
+    assert len({id(m.weight) for m in convs}) == len(convs)
+    assert convs[-1].out_channels == channels
+    assert all(type(m) is not torch.nn.Conv2d for m in shallow.decoder.up)
+    assert Generator(16, size, channels, 8, depth=1)(torch.randn(2, 16)).shape[1:] == (
+        channels,
+        size,
+        size,
+    )
+
+
 def test_the_studys_defaults_and_unsupported_sizes():
     assert Generator().up[0].in_channels == 128 * 8  # 128 filters, doubled towards the base
     assert base_and_steps(28) == (7, 2) and base_and_steps(64) == (4, 4)

@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     module.add_arguments(parser)
     args = parser.parse_args(rest)
-    from training.devices import DeviceError
+    from training.usage import UsageError
 
     try:
         module.run(args, "python -m training " + shlex.join(argv))
-    except DeviceError as error:  # one line and exit 2, as for any other wrong flag
+    except UsageError as error:  # one line and exit 2, as for any other wrong flag
         print(f"python -m training {name}: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from training.usage import UsageError
+
 AUTOCAST = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # Whether this CPU's oneDNN has kernels of the dtype (AVX-512 BF16 / FP16, AMX); AVX2 has none.
 ONEDNN_HAS = {
@@ -17,7 +19,7 @@ ONEDNN_HAS = {
 }
 
 
-class DeviceError(RuntimeError):
+class DeviceError(UsageError):
     """A device that is not on this machine; the message names the ones that are."""
 
 

@@ -5,6 +5,7 @@ This module imports no torch, so ``python -m training --help`` stays instant; th
 """
 
 import argparse
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -30,21 +31,38 @@ class Runtime:
                 "compile": self.compile}  # fmt: skip
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number no smaller than ``minimum``."""
+def at_least(minimum: float, kind: type = int, maximum: float | None = None) -> Callable:
+    """An argparse type: a number of ``kind`` from ``minimum`` to ``maximum`` (if given)."""
 
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+    def parse(text: str) -> float:
+        value = kind(text)
+        if not minimum <= value <= (math.inf if maximum is None else maximum):
+            bounds = f"{minimum} or more" if maximum is None else f"{minimum} to {maximum}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, not {value}")
         return value
 
-    parse.__name__ = "int"  # argparse names it in "invalid int value: 'x'"
+    parse.__name__ = kind.__name__  # argparse names it in "invalid int value: 'x'"
     return parse
+
+
+def exported_model(text: str) -> Path:
+    """An argparse type: a folder that ``--export`` wrote (it has a card.json)."""
+    folder = Path(text)
+    if not (folder / "card.json").is_file():
+        raise argparse.ArgumentTypeError(f"{folder} has no card.json (an exported model's folder)")
+    return folder
 
 
 workers = at_least(0)
 positive = at_least(1)
+# What a config's numbers may be, when not >= 1 (whole numbers) or >= 0 (fractions).
+FLAG_BOUNDS = {
+    "seed": (0, None),
+    "prior_epochs": (0, None),  # 0: no latent prior
+    "depth": (0, None),
+    "ema": (0, 0.99999),  # 0: off; 1 would never move
+    "train_fraction": (0.01, 1),
+}
 
 
 def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +100,7 @@ DRY_RUN_BATCHES = 2  # batches an epoch of a --dry-run
 FLAG_HELP = {
     "batch_size": "per process: the global batch is this x the number of processes",
     "train_fraction": "the share of the 20,000 queries trained on",
+    "depth": "3x3 convs at each scale of the VAE's decoder or the GAN's generator",
 }
 
 
@@ -90,8 +109,9 @@ def add_config_flags(parser: argparse.ArgumentParser, defaults: object, *names: 
     for name in names:
         default = getattr(defaults, name)
         kind = int if default is None else type(default)
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
-                            help=FLAG_HELP.get(name))  # fmt: skip
+        low, high = FLAG_BOUNDS.get(name, (1 if kind is int else 0, None))
+        parser.add_argument(f"--{name.replace('_', '-')}", type=at_least(low, kind, high),
+                            default=default, help=FLAG_HELP.get(name))  # fmt: skip
 
 
 def config_from(args: argparse.Namespace, config_class: type) -> object:

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from training.data.mnist import data_root, download_alone, write_whole
+from training.usage import UsageError
 
 SIZE = 64
 BACKGROUND = (255, 255, 255)  # emoji are drawn to sit on white
@@ -134,7 +135,7 @@ def read_tarball(tarball: Path, vendor: str, categories: tuple[str, ...]) -> np.
 
 def check_subset(subset: str) -> tuple[str, ...]:
     if subset not in SUBSETS:
-        raise ValueError(f"unknown emoji subset {subset!r}; expected one of {', '.join(SUBSETS)}")
+        raise UsageError(f"unknown emoji subset {subset!r}; expected one of {', '.join(SUBSETS)}")
     return SUBSETS[subset]
 
 

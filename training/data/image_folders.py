@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from training.data.mnist import data_root, write_whole
+from training.usage import UsageError
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -50,9 +51,9 @@ def decode_all(source: Path, size: int, channels: int, limit: int | None) -> np.
         try:
             out.append(square(Image.open(io.BytesIO(data)), size, channels))
         except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"{source}: {name} is not a readable image ({exc})") from None
+            raise UsageError(f"{source}: {name} is not a readable image ({exc})") from None
     if not out:
-        raise ValueError(f"{source}: no images ({', '.join(SUFFIXES)}) found")
+        raise UsageError(f"{source}: no images ({', '.join(SUFFIXES)}) found")
     return np.stack(out)
 
 
@@ -61,7 +62,7 @@ def read_npy(path: Path, size: int, channels: int, limit: int | None) -> np.ndar
     array = np.load(path, allow_pickle=False, mmap_mode="r")
     expected = (size, size, channels)
     if array.dtype != np.uint8 or array.ndim != 4 or array.shape[1:] != expected:
-        raise ValueError(f"{path}: expected uint8 (N, {size}, {size}, {channels}), got "
+        raise UsageError(f"{path}: expected uint8 (N, {size}, {size}, {channels}), got "
                          f"{array.dtype} {array.shape}")  # fmt: skip
     return np.array(array[:limit])
 
@@ -75,8 +76,11 @@ def load_images(
 ) -> np.ndarray:
     """The images of ``source`` (folder, zip or .npy) as uint8 ``[N, size, size, channels]``."""
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, not {channels}")
+        raise UsageError(f"channels must be 1 or 3, not {channels}")
     source = Path(source)
+    if not source.exists():
+        raise UsageError(f"{source}: no such file or folder (--data takes fashion-mnist, "
+                         "emoji-<subset>, or a folder, .zip or .npy of images)")  # fmt: skip
     if source.suffix == ".npy":
         return read_npy(source, size, channels, limit)
     key = hashlib.sha256(f"{source.resolve()}|{size}|{channels}|{limit}".encode()).hexdigest()[:16]

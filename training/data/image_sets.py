@@ -14,6 +14,7 @@ import numpy as np
 from training.data import emoji
 from training.data.fashion import load_fashion
 from training.data.image_folders import load_images
+from training.usage import UsageError
 
 FASHION = "fashion-mnist"
 EMOJI = "emoji-"
@@ -32,7 +33,7 @@ def shape(data: str) -> tuple[int, int] | None:
 def check_shape(data: str, size: int, channels: int) -> None:
     expected = shape(data)
     if expected is not None and expected != (size, channels):
-        raise ValueError(f"{data} is {expected[0]}x{expected[0]} with {expected[1]} channel(s): "
+        raise UsageError(f"{data} is {expected[0]}x{expected[0]} with {expected[1]} channel(s): "
                          f"pass --size {expected[0]} --channels {expected[1]}")  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from training.data import arithmetic as ar
 from training.data import glyphs
 from training.data.mnist import load_mnist
 from training.data.strip_variants import VARIANTS, as_served, upload
+from training.runtime import at_least
 
 if TYPE_CHECKING:  # the image2text config, whose fields these read
     from training.tasks.image2text import Config
@@ -108,7 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="MNIST test digits and held-out operators, or the training ones",
     )
     parser.add_argument("--padding", choices=["right", "left"], default="right")
-    parser.add_argument("--seed", type=int, default=0, help="picks the digit images and strokes")
+    parser.add_argument(
+        "--seed", type=at_least(0), default=0, help="picks the digit images and strokes"
+    )
     parser.add_argument(
         "--variant",
         choices=VARIANTS,

@@ -25,6 +25,7 @@ from training.data.mnist import data_root, write_whole
 from training.engine import Engine
 from training.export import add_metrics
 from training.models.small_cnn import SmallCNN
+from training.runtime import exported_model, positive
 from training.task import OneModelTask
 
 
@@ -144,8 +145,8 @@ def measure(folder: Path, n: int = 5000, seed: int = 0) -> dict[str, float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", type=Path, help="an exported gan or vae folder")
-    parser.add_argument("--n", type=int, default=5000, help="generated images")
+    parser.add_argument("folder", type=exported_model, help="an exported gan or vae folder")
+    parser.add_argument("--n", type=positive, default=5000, help="generated images")
 
 
 def run(args: argparse.Namespace, command: str) -> None:

@@ -21,6 +21,7 @@ from training.data.image_folders import load_images
 from training.data.mnist import data_root, write_whole
 from training.evaluation.domain_fid import frechet_distance, generate
 from training.export import add_metrics
+from training.runtime import exported_model, positive
 
 BATCH = 50
 SAMPLES = 10_000  # generated images per FID, as in Lucic et al. 2018
@@ -145,9 +146,9 @@ def reconstruction_fid(folder: Path, card: dict, n: int = SAMPLES) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", type=Path, help="an exported gan or vae folder")
+    parser.add_argument("folder", type=exported_model, help="an exported gan or vae folder")
     parser.add_argument(
-        "--n", type=int, default=SAMPLES, help="generated (or reconstructed, at most) images"
+        "--n", type=positive, default=SAMPLES, help="generated (or reconstructed, at most) images"
     )
     parser.add_argument(
         "--real", type=Path, help="real images; default: the held-out set of the model's data"

@@ -31,7 +31,8 @@ from training.evaluation.inception_fid import helper, inception_fid, references 
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
 from training.launch import Launch  # noqa: E402
-from training.runtime import REPO, add_study_flags, out_dir, runtime_from  # noqa: E402
+from training.models.generators import SIZES  # noqa: E402
+from training.runtime import REPO, add_study_flags, out_dir, positive, runtime_from  # noqa: E402
 from training.tasks.generative import (  # noqa: E402
     Config,
     encoder,
@@ -230,15 +231,15 @@ def write_report(results: list[dict], out: Path, command: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--vae-epochs", type=int, default=60)
-    parser.add_argument("--gan-epochs", type=int, default=60)
+    parser.add_argument("--vae-epochs", type=positive, default=60)
+    parser.add_argument("--gan-epochs", type=positive, default=60)
     parser.add_argument(
         "--gan-diffaugment", type=policy, default="",
         help="the GANs' DiffAugment policy, as generative's --diffaugment (default: none)",
     )  # fmt: skip
     parser.add_argument("--data", default=FACES["data"], help="as for generative")
-    parser.add_argument("--size", type=int, default=FACES["size"])
-    parser.add_argument("--channels", type=int, default=FACES["channels"])
+    parser.add_argument("--size", type=int, choices=SIZES, default=FACES["size"])
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=FACES["channels"])
     parser.add_argument(
         "--resume",
         action="store_true",

@@ -27,6 +27,7 @@ from training.runtime import (  # noqa: E402
     REPO,
     add_study_flags,
     out_dir,
+    positive,
     runtime_from,
 )
 from training.tasks.image2text import Config, dry_run, fit  # noqa: E402
@@ -131,7 +132,7 @@ def write_report(results: list[dict], out: Path, command: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=int, default=12, help="epochs of every run")
+    parser.add_argument("--epochs", type=positive, default=12, help="epochs of every run")
     add_study_flags(parser, dry_run="2 epochs of 2 batches per run")
 
 

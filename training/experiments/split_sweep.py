@@ -27,8 +27,10 @@ from training.launch import Launch, timed  # noqa: E402
 from training.runtime import (  # noqa: E402
     REPO,
     add_study_flags,
+    at_least,
     dry_run_folder,
     out_dir,
+    positive,
     runtime_from,
 )
 from training.tasks.text2text import Config, fit  # noqa: E402
@@ -192,15 +194,17 @@ def table(results: list[dict], steps: dict[str, int], seeds: int, command: str) 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ratios", type=float, nargs="+", default=None)
-    parser.add_argument("--steps", type=int, default=60000, help="optimiser steps per run of ours")
+    parser.add_argument("--ratios", type=at_least(0.01, float, 0.99), nargs="+", default=None)
+    parser.add_argument(
+        "--steps", type=positive, default=60000, help="optimiser steps per run of ours"
+    )
     parser.add_argument(
         "--study-steps",
-        type=int,
+        type=positive,
         default=10000,
         help="optimiser steps per run of the study's model (about 4x slower per step than ours)",
     )
-    parser.add_argument("--seeds", type=int, default=3, help="runs per share and model")
+    parser.add_argument("--seeds", type=positive, default=3, help="runs per share and model")
     parser.add_argument(
         "--resume",
         action="store_true",

@@ -28,6 +28,7 @@ from training.models.flow import HIDDEN, PriorEncoder, Sampler
 from training.models.generators import (
     GAN_LOSSES,
     LIKELIHOODS,
+    SIZES,
     ConvVAE,
     Discriminator,
     Generator,
@@ -50,6 +51,8 @@ class Config:
     limit: int | None = None  # the first N images (the study used 20,000 CelebA faces)
     latent: int = 32
     filters: int = 32
+    depth: int = 0  # 3x3 convs at each scale of the VAE's decoder or the GAN's generator (0: the
+    # study's DCGAN shape, one transposed conv a scale)
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
@@ -155,7 +158,7 @@ class VAETask(ImageTask):
 
     def build(self) -> dict[str, nn.Module]:
         c = self.settings
-        return {"vae": ConvVAE(c.size, c.channels, c.latent, c.filters)}
+        return {"vae": ConvVAE(c.size, c.channels, c.latent, c.filters, c.depth)}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"vae": torch.optim.Adam(self.models["vae"].parameters(), self.settings.lr)}
@@ -175,7 +178,7 @@ class GANTask(ImageTask):
 
     def build(self) -> dict[str, nn.Module]:
         c = self.settings
-        generator = Generator(c.latent, c.size, c.channels, c.filters)
+        generator = Generator(c.latent, c.size, c.channels, c.filters, c.depth)
         discriminator = Discriminator(c.size, c.channels, c.filters, c.spectral_norm)
         models = {"generator": generator, "discriminator": discriminator}
         if c.ema:
@@ -247,9 +250,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fashion-mnist, emoji-faces (or another emoji subset: "
         "training.data.emoji.SUBSETS), or a folder/zip/.npy of your images",
     )
-    add_config_flags(parser, Config, "size", "channels", "limit", "latent", "filters", "epochs",
-                     "batch_size", "prior_epochs", "prior_hidden", "seed", "lr", "beta",
-                     "ema")  # fmt: skip
+    parser.add_argument("--size", type=int, choices=SIZES, default=Config.size)
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=Config.channels)
+    add_config_flags(parser, Config, "limit", "latent", "filters", "depth", "epochs", "batch_size",
+                     "prior_epochs", "prior_hidden", "seed", "lr", "beta", "ema")  # fmt: skip
     parser.add_argument("--likelihood", choices=LIKELIHOODS, default=Config.likelihood,
                         help="VAE: the decoder's; gaussian learns its variance")  # fmt: skip
     parser.add_argument("--prior-codes", choices=["means", "draws"], default=Config.prior_codes,

@@ -21,7 +21,7 @@ from training.export import export_onnx, parity, training_record, write_card
 from training.launch import Launch, launch_for
 from training.models.cell_writers import CELL, Renderer
 from training.models.seq2seq import count_parameters
-from training.runtime import REPO, add_out_flag, add_run_flags, out_dir, run_dir
+from training.runtime import REPO, add_out_flag, add_run_flags, out_dir, positive, run_dir
 from training.tasks import text2text
 from training.tasks.writer_objectives import DEFAULTS, Config, fit_writer
 
@@ -98,7 +98,9 @@ def build(config: Config, out: Path, command: str, launch: Launch) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objective", choices=["gan", "cvae"], default="gan")
-    parser.add_argument("--epochs", type=int, help="default: the objective's own (see DEFAULTS)")
+    parser.add_argument(
+        "--epochs", type=positive, help="default: the objective's own (see DEFAULTS)"
+    )
     add_out_flag(parser, "exported/text2image")
     add_run_flags(parser, dry_run="1 epoch of 2 batches for each part")
 
