@@ -31,7 +31,7 @@ class Runtime:
                 "compile": self.compile}  # fmt: skip
 
 
-def at_least(minimum: float, kind: type = int, maximum: float | None = None) -> Callable:
+def bounded(minimum: float, maximum: float | None = None, kind: type = int) -> Callable:
     """An argparse type: a number of ``kind`` from ``minimum`` to ``maximum`` (if given)."""
 
     def parse(text: str) -> float:
@@ -53,8 +53,8 @@ def exported_model(text: str) -> Path:
     return folder
 
 
-workers = at_least(0)
-positive = at_least(1)
+workers = bounded(0)
+positive = bounded(1)
 # What a config's numbers may be, when not >= 1 (whole numbers) or >= 0 (fractions).
 FLAG_BOUNDS = {
     "seed": (0, None),
@@ -110,7 +110,7 @@ def add_config_flags(parser: argparse.ArgumentParser, defaults: object, *names: 
         default = getattr(defaults, name)
         kind = int if default is None else type(default)
         low, high = FLAG_BOUNDS.get(name, (1 if kind is int else 0, None))
-        parser.add_argument(f"--{name.replace('_', '-')}", type=at_least(low, kind, high),
+        parser.add_argument(f"--{name.replace('_', '-')}", type=bounded(low, high, kind),
                             default=default, help=FLAG_HELP.get(name))  # fmt: skip
 
 

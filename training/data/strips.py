@@ -23,7 +23,7 @@ from training.data import arithmetic as ar
 from training.data import glyphs
 from training.data.mnist import load_mnist
 from training.data.strip_variants import VARIANTS, as_served, upload
-from training.runtime import at_least
+from training.runtime import bounded
 
 if TYPE_CHECKING:  # the image2text config, whose fields these read
     from training.tasks.image2text import Config
@@ -110,7 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--padding", choices=["right", "left"], default="right")
     parser.add_argument(
-        "--seed", type=at_least(0), default=0, help="picks the digit images and strokes"
+        "--seed", type=bounded(0), default=0, help="picks the digit images and strokes"
     )
     parser.add_argument(
         "--variant",

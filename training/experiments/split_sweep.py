@@ -27,7 +27,7 @@ from training.launch import Launch, timed  # noqa: E402
 from training.runtime import (  # noqa: E402
     REPO,
     add_study_flags,
-    at_least,
+    bounded,
     dry_run_folder,
     out_dir,
     positive,
@@ -194,7 +194,7 @@ def table(results: list[dict], steps: dict[str, int], seeds: int, command: str) 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ratios", type=at_least(0.01, float, 0.99), nargs="+", default=None)
+    parser.add_argument("--ratios", type=bounded(0.01, 0.99, float), nargs="+", default=None)
     parser.add_argument(
         "--steps", type=positive, default=60000, help="optimiser steps per run of ours"
     )
