@@ -61,7 +61,7 @@ FLAG_BOUNDS = {
     "prior_epochs": (0, None),  # 0: no latent prior
     "depth": (0, None),
     "ema": (0, 0.99999),  # 0: off; 1 would never move
-    "train_fraction": (0.01, 1),
+    "train_fraction": (0.01, 0.99),  # some queries must stay held out
 }
 
 
