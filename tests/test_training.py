@@ -7,6 +7,7 @@ import json
 import shlex
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 from training.__main__ import COMMANDS, main
 from training.data import arithmetic as ar
 from training.engine import Engine
-from training.experiments.runner import run_all
+from training.experiments.runner import kept_at, run_all
 from training.export import WithSoftmax, export_onnx, sha256, training_record
 from training.launch import Launch
 from training.models.seq2seq import ARCHITECTURES, align_operands, count_parameters
@@ -130,6 +131,24 @@ def test_a_study_resumes_from_the_runs_it_kept(tmp_path):
     assert run_all(refuse, [1, 2, 3], 2, engine, "again", keep=tmp_path, reuse=True) == first
     with pytest.raises(AssertionError, match="run 1 was kept"):
         run_all(refuse, [1], 1, engine, "without reuse", keep=tmp_path)
+
+
+@dataclass(frozen=True)
+class Before:
+    latent: int
+    epochs: int = 10
+
+
+@dataclass(frozen=True)
+class After(Before):
+    depth: int = 0  # added later; 0 is what every earlier run did
+
+
+def test_a_kept_result_keeps_its_name_when_a_setting_with_a_default_is_added(tmp_path):
+    assert kept_at(tmp_path, Before(32)) == kept_at(tmp_path, After(32))
+    assert kept_at(tmp_path, Before(32, 20)) == kept_at(tmp_path, After(32, 20))
+    assert kept_at(tmp_path, After(32, depth=1)) != kept_at(tmp_path, After(32))
+    assert kept_at(tmp_path, Before(32)) != kept_at(tmp_path, Before(64))
 
 
 def test_the_overview_needs_no_torch():

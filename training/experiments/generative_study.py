@@ -76,11 +76,12 @@ def held_out_pair(config: Config) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Run:
-    """One run of the study and where it writes; its repr names its kept result (runner.kept_at)."""
+    """One run of the study and where it writes; its settings name its kept result
+    (runner.kept_at)."""
 
     config: Config
     run_dir: Path
-    assets: Path
+    assets: Path = field(repr=False)  # where its pictures go, not what it is
     max_batches: int | None
     resume: bool = field(default=False, repr=False)  # how to run it, not what it is
 

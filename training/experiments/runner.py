@@ -7,10 +7,12 @@ finished run's result (JSON, named by the run's settings) so that a rerun after 
 picks up where it stopped.
 """
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import MISSING
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,9 +34,25 @@ def in_one_thread(job: tuple[Callable[[Any, Engine], Any], Any, Runtime]) -> Any
         return work(run, engine)
 
 
+def identity(run: Any) -> Any:
+    """What names a run's kept result: a dataclass by those of its fields that its repr shows
+    and that differ from their defaults (recursively), anything else by its repr. A field added
+    later, whose default keeps the old behaviour, leaves the names of earlier runs as they were."""
+    if not dataclasses.is_dataclass(run) or isinstance(run, type):
+        return repr(run)
+    named = {}
+    for f in dataclasses.fields(run):
+        value = getattr(run, f.name)
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if f.repr and (default is MISSING or value != default):
+            named[f.name] = identity(value)
+    return named
+
+
 def kept_at(keep: Path, run: Any) -> Path:
-    """Where a finished run's result is kept: named by its settings (a dataclass's repr)."""
-    return keep / f"{hashlib.sha256(repr(run).encode()).hexdigest()[:16]}.json"
+    """Where a finished run's result is kept: named by its settings (:func:`identity`)."""
+    name = json.dumps(identity(run), sort_keys=True)
+    return keep / f"{hashlib.sha256(name.encode()).hexdigest()[:16]}.json"
 
 
 def run_all(
