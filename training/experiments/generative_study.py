@@ -31,13 +31,13 @@ from training.evaluation.inception_fid import helper, inception_fid, references 
 from training.experiments.reports import save_report  # noqa: E402
 from training.experiments.runner import run_all  # noqa: E402
 from training.launch import Launch  # noqa: E402
+from training.models.diff_augment import policy  # noqa: E402
 from training.models.generators import SIZES  # noqa: E402
 from training.runtime import REPO, add_study_flags, out_dir, positive, runtime_from  # noqa: E402
 from training.tasks.generative import (  # noqa: E402
     Config,
     encoder,
     fit,
-    policy,
     sampler,
     training_images,
 )

@@ -7,6 +7,8 @@ what it is scored on alone). Images are float ``[batch, channels, size, size]`` 
 draws its own transformation.
 """
 
+import argparse
+
 import torch
 from torch.nn import functional as F
 
@@ -76,3 +78,11 @@ def diff_augment(x: torch.Tensor, policy: str) -> torch.Tensor:
     for name in parse(policy):
         x = TRANSFORMS[name](x)
     return x
+
+
+def policy(text: str) -> str:
+    """A --diffaugment value (an argparse type), checked when the command line is read."""
+    try:
+        return ",".join(parse(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -23,7 +23,7 @@ from torch.utils.data import TensorDataset
 from training.data import image_sets
 from training.devices import device_of
 from training.launch import Launch, launch_for
-from training.models.diff_augment import POLICIES, diff_augment, parse
+from training.models.diff_augment import POLICIES, diff_augment, policy
 from training.models.flow import HIDDEN, PriorEncoder, Sampler
 from training.models.generators import (
     GAN_LOSSES,
@@ -51,8 +51,7 @@ class Config:
     limit: int | None = None  # the first N images (the study used 20,000 CelebA faces)
     latent: int = 32
     filters: int = 32
-    depth: int = 0  # 3x3 convs at each scale of the VAE's decoder or the GAN's generator (0: the
-    # study's DCGAN shape, one transposed conv a scale)
+    depth: int = 0  # 3x3 convs a scale in the decoder/generator (0: the study's DCGAN shape)
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
@@ -270,14 +269,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export", type=Path, help="also write the generator to this folder")
     parser.add_argument("--dry-run", action="store_true", help="at most 2 epochs of 2 batches")
     add_runtime_flags(parser)
-
-
-def policy(text: str) -> str:
-    """A --diffaugment value, checked when the command line is read."""
-    try:
-        return ",".join(parse(text))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def run(args: argparse.Namespace, command: str) -> None:
