@@ -1,7 +1,10 @@
 """The flow fitted to a VAE's latents: it carries N(0, I) to where the latents lie, inverts
 exactly, and the exported sampler and encoder chain it with the VAE."""
 
+import json
+
 import numpy as np
+import pytest
 import torch
 
 from training.engine import Engine
@@ -94,3 +97,32 @@ def test_the_export_chains_both_stages_and_the_service_loads_it(tmp_path):
         drawn = sampler(models).eval()(torch.from_numpy(mean)).numpy()
     np.testing.assert_allclose(mean, expected, atol=1e-4)
     np.testing.assert_allclose(served.run({"z": mean})[0], drawn, atol=1e-4)
+
+
+def test_the_exported_encoder_keeps_only_the_means_half_of_the_moments_layer(tmp_path):
+    import onnx
+
+    from service.registry import CardError, load_model, session_options
+    from training.tasks.generative_export import export_generator
+
+    pixels = tmp_path / "pixels.npy"
+    np.save(pixels, np.random.default_rng(1).integers(0, 256, (32, 28, 28, 1), dtype=np.uint8))
+    config = Config(model="vae", data=str(pixels), latent=4, filters=4, epochs=1, batch_size=16)
+    models, history = fit(config, Launch.local(run_dir=tmp_path / "run", progress=False))
+    folder = tmp_path / "vae"
+    card = export_generator(models, config, history, 1.0, folder, "test", Engine.local())
+    assert [output["name"] for output in card["encoder"]["outputs"]] == ["mean"]
+    shapes = [list(t.dims) for t in onnx.load(folder / "encoder.onnx").graph.initializer]
+    features = models["vae"].moments.in_features
+    assert [4, features] in shapes and [8, features] not in shapes  # latent 4: mean rows only
+    images = np.random.default_rng(3).random((3, 1, 28, 28), dtype=np.float32)
+    served = load_model(folder, session_options(1)).run_encoder(["mean"], {"images": images})[0]
+    with torch.no_grad():
+        expected = models["vae"].encode(torch.from_numpy(images))[0].numpy()
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+    wrong = {**card["encoder"]["outputs"][0], "name": "log_var"}
+    (folder / "card.json").write_text(
+        json.dumps({**card, "encoder": {**card["encoder"], "outputs": [wrong]}})
+    )
+    with pytest.raises(CardError, match="encoder outputs"):
+        load_model(folder, session_options(1))

@@ -41,6 +41,11 @@ def test_card_matches_its_onnx_file_and_records_its_quality(shipped):
         assert metrics["encoder_onnx_parity_max_abs_diff"] < 1e-4
 
 
+def test_every_shipped_model_together_stays_under_60_mb(settings):
+    files = [path for path in settings.models_dir.rglob("*") if path.is_file()]
+    assert sum(path.stat().st_size for path in files) < 60_000_000  # issue 15: committed in git
+
+
 @pytest.mark.long  # the feature classifier trains first on a fresh clone: 3+ minutes here
 def test_domain_fid_remeasured_matches_the_card(shipped):
     name, card, folder = shipped

@@ -123,3 +123,22 @@ class PriorEncoder(nn.Module):
             return mean, log_var
         z, log_scale = self.prior.inverse(mean)
         return z, log_var + 2 * log_scale
+
+
+class MeanEncoder(nn.Module):
+    """Images -> the mean alone of :class:`PriorEncoder`: what is exported, as all the service
+    needs (``POST /interpolate``). The VAE's moments layer, the encoder's largest weight, keeps
+    only its mean rows here, which halves it (1.6 MB of a Fashion VAE of latent 64)."""
+
+    def __init__(self, vae: nn.Module, prior: LatentFlow | None = None):
+        super().__init__()
+        self.features, self.prior = vae.encoder, prior
+        moments, latent = vae.moments, vae.latent
+        self.mean = nn.Linear(moments.in_features, latent)
+        with torch.no_grad():  # ConvVAE.encode's first chunk: rows 0..latent-1
+            self.mean.weight.copy_(moments.weight[:latent])
+            self.mean.bias.copy_(moments.bias[:latent])
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        mean = self.mean(self.features(images))
+        return mean if self.prior is None else self.prior.inverse(mean)[0]
