@@ -14,8 +14,9 @@ from training.data.fashion import load_fashion
 from training.evaluation.domain_fid import measure
 from training.export import sha256
 
-# Issue 5's targets, checked on the cards (Inception FID takes minutes a model: not re-measured).
-INCEPTION_FID_TARGET = {"gan": 20.0, "vae": 50.0}
+# Checked on the cards (Inception FID takes minutes a model: not re-measured): issue 5's 20 for the
+# GAN, issue 15's 29 for the VAE (the two-stage VAE's published 29.3; the GAN's 15 is not reached).
+INCEPTION_FID_TARGET = {"gan": 20.0, "vae": 29.0}
 
 
 @pytest.fixture(scope="module", params=["gan", "vae"])
@@ -36,7 +37,8 @@ def test_card_matches_its_onnx_file_and_records_its_quality(shipped):
     assert metrics["inception_fid"] <= INCEPTION_FID_TARGET[name]
     for kind in ("domain", "inception"):
         assert metrics[f"{kind}_fid_command"] == f"python -m training {kind}-fid exported/{name}"
-    if name == "vae":
+    if name == "vae":  # issue 15's protocol: 10,000 samples (the GAN's card predates it)
+        assert metrics["inception_fid_samples"] == 10_000
         assert card["encoder"]["sha256"] == sha256(folder / "encoder.onnx")
         assert metrics["encoder_onnx_parity_max_abs_diff"] < 1e-4
 
