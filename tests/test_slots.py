@@ -1,6 +1,8 @@
 """service/slots.py: inference slots are bounded and handed out in arrival order; a request
-abandoned while it waits never runs, one abandoned in its thread keeps its slot until it ends."""
+abandoned while it waits never runs, one abandoned in its thread keeps its slot until it ends; a
+work sees the context variables of the request that sent it."""
 
+import contextvars
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -97,4 +99,15 @@ def test_work_abandoned_in_its_thread_keeps_its_slot_until_it_ends():
             gate.set()
 
     anyio.run(main)
-    assert events == ["released", "stuck work ended", "abandoned", "next work ran"]
+    # The request is let go at once (its 504 is the middleware's); its work is not.
+    assert events == ["abandoned", "released", "stuck work ended", "next work ran"]
+
+
+def test_work_sees_the_context_variables_of_its_request():
+    current = contextvars.ContextVar("current", default="none")
+
+    async def main() -> str:
+        current.set("request 7")
+        return await InferenceSlots(1).run(current.get)
+
+    assert anyio.run(main) == "request 7"
