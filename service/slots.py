@@ -6,9 +6,9 @@ threads of its own, off the event loop. Works queue in arrival order and a threa
 one takes the next straight from the queue, without waiting for the event loop to hand it over.
 Before, a request took a slot on the event loop and then hopped to a thread: each time a thread
 finished, the next work started only once the event loop had run, and with the model's threads
-busy on both cores the event loop's thread waited for the scheduler first. The model's threads
-stood idle 28 % of the time under `GET /sample?n=16` at c=8 (CPU time of each thread, from
-`/proc`); with the queue, see docs/benchmarks.md for the side-by-side runs.
+busy on both cores the event loop's thread may first have had to wait for a core. The model's
+threads stood idle 28 % of the time under `GET /sample?n=16` at c=8 (CPU time of each thread,
+from `/proc`); with the queue, see docs/benchmarks.md for the side-by-side runs.
 
 A request the timeout middleware answers while its work waits is cancelled and never runs. Work
 already in a thread cannot be stopped: it keeps its thread, and so its slot, until it ends, so
