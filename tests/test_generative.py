@@ -87,6 +87,19 @@ def test_the_gan_samples_from_its_moving_average(faces, tmp_path):
     assert sampler(plain) is plain["generator"]
 
 
+def test_the_discriminator_may_learn_at_its_own_rate(faces):
+    from training.tasks.generative import GANTask
+
+    def rates(**settings) -> dict[str, float]:
+        task = GANTask(Config(model="gan", data=str(faces), size=32, channels=3, latent=8,
+                              filters=8, lr=2e-4, **settings))  # fmt: skip
+        task.models = task.build()
+        return {name: o.param_groups[0]["lr"] for name, o in task.optimizers().items()}
+
+    assert rates() == {"generator": 2e-4, "discriminator": 2e-4}
+    assert rates(lr_discriminator=4e-4) == {"generator": 2e-4, "discriminator": 4e-4}
+
+
 def test_the_study_command_writes_its_report(faces, tmp_path):
     from training.__main__ import main
 

@@ -101,6 +101,7 @@ FLAG_HELP = {
     "batch_size": "per process: the global batch is this x the number of processes",
     "train_fraction": "the share of the 20,000 queries trained on",
     "depth": "3x3 convs at each scale of the VAE's decoder or the GAN's generator",
+    "lr_discriminator": "GAN: the discriminator's learning rate, if not --lr's (0: --lr's)",
 }
 
 

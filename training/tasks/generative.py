@@ -63,6 +63,7 @@ class Config:
     gan_loss: str = "non-saturating"  # GAN: or "hinge"
     spectral_norm: bool = False  # GAN: spectral norm in the discriminator instead of BatchNorm
     lr_decay: bool = False  # GAN: both learning rates fall linearly to 0 over the epochs
+    lr_discriminator: float = 0.0  # GAN: the discriminator's own rate (TTUR); 0: the same as lr
     prior_epochs: int = 0  # VAE: epochs of a flow fitted to its latents (0: sample N(0, I) as is)
     prior_hidden: int = HIDDEN  # VAE: width of the flow's layers (its weights ship twice: sampler
     # and encoder)
@@ -173,7 +174,7 @@ class GANTask(ImageTask):
     generator's weights and BatchNorm statistics, which smooths the step-to-step wobble of
     adversarial training out of the samples; with ``diffaugment`` the discriminator judges real
     and generated images alike through random augmentations (for small sets). The loss, the
-    discriminator's normalisation and the learning rate's decay are options (``Config``)."""
+    discriminator's normalisation and rate, and the rates' decay are options (``Config``)."""
 
     def build(self) -> dict[str, nn.Module]:
         c = self.settings
@@ -185,9 +186,12 @@ class GANTask(ImageTask):
         return models
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {name: torch.optim.Adam(self.models[name].parameters(), self.settings.lr,
-                                       betas=(0.5, 0.999))
-                for name in ("generator", "discriminator")}  # fmt: skip
+        """Adam (0.5, 0.999); the discriminator may learn faster than the generator (the two
+        time-scale update rule of Heusel et al. 2017, which also introduced the FID)."""
+        c = self.settings
+        rates = {"generator": c.lr, "discriminator": c.lr_discriminator or c.lr}
+        return {name: torch.optim.Adam(self.models[name].parameters(), rate, betas=(0.5, 0.999))
+                for name, rate in rates.items()}  # fmt: skip
 
     def schedule(self, name: str):
         return linear_decay if self.settings.lr_decay else None
@@ -252,7 +256,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, choices=SIZES, default=Config.size)
     parser.add_argument("--channels", type=int, choices=(1, 3), default=Config.channels)
     add_config_flags(parser, Config, "limit", "latent", "filters", "depth", "epochs", "batch_size",
-                     "prior_epochs", "prior_hidden", "seed", "lr", "beta", "ema")  # fmt: skip
+                     "prior_epochs", "prior_hidden", "seed", "lr", "lr_discriminator", "beta",
+                     "ema")  # fmt: skip
     parser.add_argument("--likelihood", choices=LIKELIHOODS, default=Config.likelihood,
                         help="VAE: the decoder's; gaussian learns its variance")  # fmt: skip
     parser.add_argument("--prior-codes", choices=["means", "draws"], default=Config.prior_codes,
