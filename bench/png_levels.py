@@ -3,7 +3,8 @@ service sends most.
 
 `python -m bench.png_levels`: a 16-image `/sample` grid and an 8-image interpolation strip drawn
 by the shipped `gan`, and a 16-image grid of `gan-faces` (RGB), at scale 1 and 4, encoded by
-service/png.py (fixed row filters, zlib level 1, run-length strategy) and by Pillow (adaptive
+service/png.py (fixed row filters, ISA-L's deflate at level 2), by the same rows under zlib's
+level 1 and run-length strategy (what service/png.py used before ISA-L), and by Pillow (adaptive
 row filters) at its default level (6), at level 1, and at level 1 with zlib's run-length and
 Huffman-only strategies (Pillow's ``compress_type``), in this process, best of several timed
 rounds. Each service PNG is checked to decode to its pixels.
@@ -14,6 +15,7 @@ import math
 import timeit
 import zlib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +56,14 @@ def pillow(level: int, strategy: int = zlib.Z_DEFAULT_STRATEGY) -> Encoder:
     return encode_with_pillow
 
 
+def zlib_run_length(data: bytes) -> bytes:
+    compressor = zlib.compressobj(level=1, strategy=zlib.Z_RLE)
+    return compressor.compress(data) + compressor.flush()
+
+
 ENCODERS: dict[str, Encoder] = {
     "service/png.py": encode,
+    "service/png.py rows, zlib level 1, run-length": partial(encode, compress=zlib_run_length),
     "Pillow, level 6": pillow(6),
     "Pillow, level 1": pillow(1),
     "Pillow, level 1, run-length": pillow(1, zlib.Z_RLE),

@@ -21,7 +21,7 @@ from service.registry import LoadedModel
 
 # How answers are turned into bytes (tiling, PNG level, JSON fields): change it whenever the same
 # model and parameters would give other bytes, or caches would keep serving the old ones.
-ENCODING = "3"  # 3: PNGs written by service/png.py with fixed row filters (2: by Pillow)
+ENCODING = "4"  # 4: service/png.py with ISA-L's deflate (3: with zlib's; 2: Pillow's PNGs)
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 RESPONSES = {  # for the OpenAPI document of a cached route
     304: {"description": "Not Modified: the client's copy (its If-None-Match) is the answer"}

@@ -121,7 +121,7 @@ def test_peers_only_when_asked_pinned_to_the_service_sent_text_and_sample() -> N
     for peer, spec in launch.PEERS.items():
         pins = venvs.requirements(peer)
         assert venvs.FRAMEWORKS[peer] in pins
-        for package in ("onnxruntime", "numpy", "pillow"):  # the versions the service runs
+        for package in ("onnxruntime", "numpy", "pillow", "isal"):  # the versions the service runs
             assert f"{package}=={version(package)}" in pins, (peer, pins)
         assert set(spec.requests) == {"text", "sample"}
 

@@ -1,6 +1,6 @@
 """Each peer's own virtual environment, made on first use: its framework pinned, and the inference
 stack pinned to the service's versions (read from pyproject.toml), so both run the same
-onnxruntime on the same numpy and Pillow.
+onnxruntime on the same numpy, Pillow and ISA-L.
 
 A peer framework brings its own FastAPI, Starlette, uvicorn and friends, at versions the service's
 environment does not have; a venv of its own keeps them from touching the project's. The venvs
@@ -20,7 +20,7 @@ VENVS = REPO / "bench" / ".venvs"
 FRAMEWORKS = {"litserve": "litserve==0.2.19", "bentoml": "bentoml==1.4.40"}
 # What the repository's `service` modules the peers import need (service/registry.py,
 # service/settings.py, service/png.py), at the versions the service runs.
-SHARED = ("onnxruntime", "numpy", "pillow", "pydantic", "pydantic-settings")
+SHARED = ("onnxruntime", "numpy", "pillow", "isal", "pydantic", "pydantic-settings")
 RECORD = "bench-requirements.txt"  # in the venv: what it was made with
 
 
