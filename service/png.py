@@ -7,7 +7,7 @@ behind a `/sample` grid. These pictures need no search: a gray model output comp
 unfiltered, a colour one with the Sub filter (each byte less the one a pixel to its left), and a
 row that repeats the one above, as every row of an enlargement but the first of each block does,
 is all zeros under the Up filter. With zlib's fastest level and its run-length strategy, as
-the service used Pillow before, this encoded its six test pictures 1.2-3.4x faster, the files
+the service used Pillow before, this first encoded its six test pictures 1.2-3.4x faster, the files
 between 3 % smaller and 10 % larger (`python -m bench.png_levels`, on a machine busy training).
 
 The deflate stream is ISA-L's (python-isal), not zlib's: against zlib's level 1 and run-length
