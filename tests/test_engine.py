@@ -141,7 +141,8 @@ def test_mixed_precision_dry_runs_on_the_cpu(precision, tmp_path):
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_an_lstm_steps_in_mixed_precision_on_any_cpu(precision):
-    """oneDNN's LSTM has no bf16/fp16 kernel on an AVX2 CPU: PyTorch's own must run it there."""
+    """oneDNN trains no bf16/fp16 LSTM on an AVX2 CPU, nor an fp16 one on a Xeon with AMX:
+    PyTorch's own LSTM must run it there."""
     lstm = torch.nn.LSTM(13, 8, batch_first=True)
     with mixed_precision(torch.device("cpu"), precision)():
         out, _ = lstm(torch.randn(2, 5, 13))

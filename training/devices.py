@@ -3,7 +3,7 @@ the precision a step runs in there."""
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import torch
@@ -12,11 +12,6 @@ from torch import nn
 from training.usage import UsageError
 
 AUTOCAST = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-# Whether this CPU's oneDNN has kernels of the dtype (AVX-512 BF16 / FP16, AMX); AVX2 has none.
-ONEDNN_HAS = {
-    torch.bfloat16: torch.ops.mkldnn._is_mkldnn_bf16_supported,
-    torch.float16: torch.ops.mkldnn._is_mkldnn_fp16_supported,
-}
 
 
 class DeviceError(UsageError):
@@ -61,15 +56,30 @@ def to_device(batch: Any, device: torch.device) -> Any:
 def mixed_precision(device: torch.device, precision: str) -> Callable[[], AbstractContextManager]:
     """What a training step runs in: autocast to ``precision``'s dtype (nothing for "32").
 
-    On a CPU whose oneDNN has no kernels of that dtype, oneDNN is also off inside: its LSTM
-    refuses to build there ("could not create a primitive descriptor"), PyTorch's own runs it.
+    On a CPU where oneDNN cannot train an LSTM in that dtype, oneDNN is also off inside, so that
+    PyTorch's own LSTM runs it (see :func:`onednn_trains_lstm`).
     """
     dtype = AUTOCAST[precision]
     if dtype is None:
         return nullcontext
-    if device.type == "cpu" and not ONEDNN_HAS[dtype]():
+    if device.type == "cpu" and not onednn_trains_lstm(dtype):
         return partial(_autocast_without_onednn, dtype)
     return partial(torch.autocast, device.type, dtype=dtype)
+
+
+@cache
+def onednn_trains_lstm(dtype: torch.dtype) -> bool:
+    """Whether oneDNN builds the training LSTM in ``dtype`` on this CPU. Asked of a tiny LSTM,
+    not of ``torch.ops.mkldnn._is_mkldnn_*_supported``: on AVX2 it has no kernels of either
+    dtype, and on a Xeon with AVX-512 FP16 and AMX, which reports fp16 support, its LSTM still
+    refuses fp16 with gradients ("could not create a primitive descriptor"; bf16 builds)."""
+    lstm = nn.LSTM(1, 1)
+    try:
+        with torch.enable_grad(), torch.autocast("cpu", dtype=dtype):
+            lstm(torch.zeros(1, 1, 1))
+    except RuntimeError:
+        return False
+    return True
 
 
 @contextmanager
