@@ -63,7 +63,8 @@ def test_command_line_dry_run_on_user_images(faces, tmp_path):
     from training.__main__ import main
 
     args = ["--data", str(faces), "--size", "32", "--channels", "3", "--filters", "8",
-            "--gan-loss", "hinge", "--spectral-norm", "--lr-decay"]  # fmt: skip
+            "--gan-loss", "hinge", "--spectral-norm", "--lr-decay",
+            "--consistency", "10"]  # fmt: skip
     main(["generative", "--model", "gan", *args, "--dry-run", "--out", str(tmp_path / "gan")])
     assert sorted(p.name for p in (tmp_path / "gan" / "samples").iterdir()) == [
         "epoch_001.png",
@@ -98,6 +99,17 @@ def test_the_discriminator_may_learn_at_its_own_rate(faces):
 
     assert rates() == {"generator": 2e-4, "discriminator": 2e-4}
     assert rates(lr_discriminator=4e-4) == {"generator": 2e-4, "discriminator": 4e-4}
+
+
+def test_the_consistency_penalty_is_part_of_the_discriminators_loss(faces, tmp_path):
+    def first_loss(consistency: float) -> float:
+        config = Config(model="gan", data=str(faces), size=32, channels=3, latent=8, filters=8,
+                        epochs=1, batch_size=16, consistency=consistency)  # fmt: skip
+        launch = Launch.local(run_dir=tmp_path / str(consistency), progress=False, max_batches=1)
+        return fit(config, launch)[1][0]["loss_discriminator"]
+
+    plain = first_loss(0.0)  # the same draws up to the penalty's, which come after the scores
+    assert first_loss(0.0) == plain and first_loss(10.0) > plain + 1e-4
 
 
 def test_the_study_command_writes_its_report(faces, tmp_path):

@@ -102,6 +102,8 @@ FLAG_HELP = {
     "train_fraction": "the share of the 20,000 queries trained on",
     "depth": "3x3 convs at each scale of the VAE's decoder or the GAN's generator",
     "lr_discriminator": "GAN: the discriminator's learning rate, if not --lr's (0: --lr's)",
+    "consistency": "GAN: weight of bCR, the discriminator's penalty for scoring a flipped, shifted "
+    "image unlike the image (Zhao et al. 2020 use 10; 0: off)",
 }
 
 

@@ -23,6 +23,7 @@ from torch.utils.data import TensorDataset
 from training.data import image_sets
 from training.devices import device_of
 from training.launch import Launch, launch_for
+from training.models.consistency import consistency_penalty
 from training.models.diff_augment import POLICIES, diff_augment, policy
 from training.models.flow import HIDDEN, PriorEncoder, Sampler
 from training.models.generators import (
@@ -58,17 +59,15 @@ class Config:
     beta: float = 1.0
     likelihood: str = "bernoulli"  # VAE: or "gaussian" (its variance learnt, see vae_loss)
     ema: float = 0.999  # GAN: the generator sampled and exported is this moving average (0: off)
-    diffaugment: str = ""  # GAN: what the discriminator sees everything through, e.g. "color,
-    # translation,cutout" (training.models.diff_augment; for small image sets)
+    diffaugment: str = ""  # GAN: e.g. "color,translation,cutout", see models.diff_augment
     gan_loss: str = "non-saturating"  # GAN: or "hinge"
     spectral_norm: bool = False  # GAN: spectral norm in the discriminator instead of BatchNorm
     lr_decay: bool = False  # GAN: both learning rates fall linearly to 0 over the epochs
     lr_discriminator: float = 0.0  # GAN: the discriminator's own rate (TTUR); 0: the same as lr
+    consistency: float = 0.0  # GAN: weight of the discriminator's consistency penalty (bCR; 0: off)
     prior_epochs: int = 0  # VAE: epochs of a flow fitted to its latents (0: sample N(0, I) as is)
-    prior_hidden: int = HIDDEN  # VAE: width of the flow's layers (its weights ship twice: sampler
-    # and encoder)
-    prior_codes: str = "means"  # VAE: what the flow fits: the encoder's means, or "draws" from
-    # each image's posterior (new ones every epoch), the codes the decoder was trained on
+    prior_hidden: int = HIDDEN  # VAE: width of the flow's layers (shipped in sampler and encoder)
+    prior_codes: str = "means"  # VAE: the flow fits the encoder's means, or posterior "draws"
     seed: int = 0
     grid: int = 64  # samples per epoch's grid, from the same latents every epoch
 
@@ -174,7 +173,8 @@ class GANTask(ImageTask):
     generator's weights and BatchNorm statistics, which smooths the step-to-step wobble of
     adversarial training out of the samples; with ``diffaugment`` the discriminator judges real
     and generated images alike through random augmentations (for small sets). The loss, the
-    discriminator's normalisation and rate, and the rates' decay are options (``Config``)."""
+    discriminator's normalisation, rate and consistency penalty, and the rates' decay are options
+    (``Config``)."""
 
     def build(self) -> dict[str, nn.Module]:
         c = self.settings
@@ -197,15 +197,17 @@ class GANTask(ImageTask):
         return linear_decay if self.settings.lr_decay else None
 
     def step(self, nets: dict[str, nn.Module], batch: tuple, update: Update) -> dict[str, float]:
-        real = as_float(batch[0])
-        generator, policy = nets["generator"], self.settings.diffaugment
+        c, real = self.settings, as_float(batch[0])
 
         def discriminator(images: torch.Tensor) -> torch.Tensor:
-            return nets["discriminator"](diff_augment(images, policy))
+            return nets["discriminator"](diff_augment(images, c.diffaugment))
 
-        discriminator_loss, generator_loss = GAN_LOSSES[self.settings.gan_loss]
-        fake = generator(torch.randn(len(real), self.settings.latent, device=real.device))
-        d_loss = discriminator_loss(discriminator(real), discriminator(fake.detach()))
+        discriminator_loss, generator_loss = GAN_LOSSES[c.gan_loss]
+        fake = nets["generator"](torch.randn(len(real), c.latent, device=real.device))
+        judged = (real, discriminator(real)), (fake.detach(), discriminator(fake.detach()))
+        d_loss = discriminator_loss(judged[0][1], judged[1][1])
+        if c.consistency:  # bCR: real and generated images scored alike under a flip and shift
+            d_loss = d_loss + c.consistency * consistency_penalty(discriminator, *judged)
         d_value = update("discriminator", d_loss)
         g_loss = generator_loss(discriminator(fake))  # scored by the discriminator just updated
         return {"loss": update("generator", g_loss), "loss_discriminator": d_value}
@@ -257,7 +259,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", type=int, choices=(1, 3), default=Config.channels)
     add_config_flags(parser, Config, "limit", "latent", "filters", "depth", "epochs", "batch_size",
                      "prior_epochs", "prior_hidden", "seed", "lr", "lr_discriminator", "beta",
-                     "ema")  # fmt: skip
+                     "ema", "consistency")  # fmt: skip
     parser.add_argument("--likelihood", choices=LIKELIHOODS, default=Config.likelihood,
                         help="VAE: the decoder's; gaussian learns its variance")  # fmt: skip
     parser.add_argument("--prior-codes", choices=["means", "draws"], default=Config.prior_codes,
