@@ -70,6 +70,11 @@ def settings_from_environment() -> list[str]:
 def main(argv: list[str]) -> None:
     options = parse(argv)
     print(f"{options.command}: endpoints {', '.join(options.endpoints)}", flush=True)
+    if "wrk" not in client.engines():
+        print(
+            "no wrk here (apt-get install wrk): the Python client sends the load; it saturates "
+            "near 1,700 requests/s, so the floor and the ratios to it measure the client"
+        )
     results = run(options, log=lambda line: print(line, flush=True))
     print("\n" + markdown(results))
     md, raw = write(results, options.out)

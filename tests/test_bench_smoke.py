@@ -36,6 +36,7 @@ def test_bench_runs_every_baseline_and_cleans_up(tmp_path: Path) -> None:
         [sys.executable, *COMMAND, *extra], cwd=REPO, capture_output=True, text=True, timeout=180
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert ("no wrk here" in done.stdout) == ("wrk" not in engines())
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["floor"]) == {"1", "8"}
