@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from bench import client
-from bench.report import markdown, write
+from bench.report import CLIENT_CAPPED, markdown, write
 from bench.run import Options, run
 
 
@@ -71,10 +71,7 @@ def main(argv: list[str]) -> None:
     options = parse(argv)
     print(f"{options.command}: endpoints {', '.join(options.endpoints)}", flush=True)
     if "wrk" not in client.engines():
-        print(
-            "no wrk here (apt-get install wrk): the Python client sends the load; it saturates "
-            "near 1,700 requests/s, so the floor and the ratios to it measure the client"
-        )
+        print(f"no wrk here (apt-get install wrk).{CLIENT_CAPPED}", flush=True)
     results = run(options, log=lambda line: print(line, flush=True))
     print("\n" + markdown(results))
     md, raw = write(results, options.out)
