@@ -29,7 +29,7 @@ from torch.utils.data import TensorDataset
 from training.engine import Engine
 from training.runtime import Runtime
 from training.task import Task
-from training.tasks import generative, image2text, text2text
+from training.tasks import generative_tasks, image2text, text2text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -91,9 +91,9 @@ def engine_vs_bare(rounds: int, steps: int) -> list[dict]:
         "image2text": lambda: image2text.Image2Text(
             image2text.Config(eval_strips=2, unseen_strips=2)
         ),
-        "vae": lambda: generative.VAETask(generative.Config(model="vae", beta=0.25)),
-        "gan": lambda: generative.GANTask(
-            generative.Config(model="gan", latent=64, filters=64, lr=2e-4)
+        "vae": lambda: generative_tasks.VAETask(generative_tasks.Config(model="vae", beta=0.25)),
+        "gan": lambda: generative_tasks.GANTask(
+            generative_tasks.Config(model="gan", latent=64, filters=64, lr=2e-4)
         ),
     }
     rows = []

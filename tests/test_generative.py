@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from training.launch import Launch
-from training.tasks.generative import Config, fit, sampler
+from training.tasks.generative import fit
+from training.tasks.generative_tasks import Config, sampler
 from training.tasks.run_pictures import grid
 
 
@@ -89,7 +90,7 @@ def test_the_gan_samples_from_its_moving_average(faces, tmp_path):
 
 
 def test_the_discriminator_may_learn_at_its_own_rate(faces):
-    from training.tasks.generative import GANTask
+    from training.tasks.generative_tasks import GANTask
 
     def rates(**settings) -> dict[str, float]:
         task = GANTask(Config(model="gan", data=str(faces), size=32, channels=3, latent=8,
@@ -172,3 +173,33 @@ def test_resume_takes_a_setting_newer_than_the_checkpoint_as_todays(faces, tmp_p
     longer = Config(**{**config.to_dict(), "epochs": 2})
     _, history = fit(longer, Launch.local(run_dir=run, resume=True, progress=False, max_batches=2))
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_a_conditional_gan_trains_on_fashion_classes_and_exports_one_input(tmp_path):
+    """``--conditional`` (with bCR, whose judges carry the labels too): the exported generator
+    still takes ``z`` alone, and onnxruntime draws what torch draws."""
+    from training.__main__ import main
+
+    args = ["--conditional", "--limit", "64", "--latent", "16", "--filters", "8",
+            "--consistency", "10", "--batch-size", "16"]  # fmt: skip
+    main(["generative", "--model", "gan", *args, "--dry-run", "--out", str(tmp_path / "run"),
+          "--export", str(tmp_path / "export")])  # fmt: skip
+    card = json.loads((tmp_path / "export" / "card.json").read_text())
+    assert card["training"]["config"]["conditional"] is True
+    assert [i["name"] for i in card["inputs"]] == ["z"] and card["inputs"][0]["shape"][1] == 16
+    assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["--model", "vae"], "is for --model gan"), (["--model", "gan", "--data", "FACES",
+                                                  "--size", "32", "--channels", "3"],
+                                                  "needs labelled images")],
+)  # fmt: skip
+def test_conditional_training_refuses_what_it_cannot_do(flags, message, faces, capsys):
+    from training.__main__ import main
+
+    flags = [str(faces) if flag == "FACES" else flag for flag in flags]
+    with pytest.raises(SystemExit) as stopped:
+        main(["generative", *flags, "--conditional", "--dry-run"])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err

@@ -11,6 +11,7 @@ from training.models.generators import (
     base_and_steps,
     discriminator_loss,
     generator_loss,
+    latent_class,
     vae_loss,
 )
 from training.task import linear_decay
@@ -115,3 +116,23 @@ def test_linear_decay_reaches_zero_at_the_last_step():
         schedule.step()
     assert rates[0] == pytest.approx(0.4) and rates[5] == pytest.approx(0.2)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_a_conditional_generator_reads_its_class_from_the_latent():
+    """The class is the largest of z's first values (uniform for z ~ N(0, I)), fed as one-hot."""
+    generator = Generator(latent=16, size=28, channels=1, filters=8, classes=10).eval()
+    z = torch.randn(5000, 16, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(latent_class(z, 10), minlength=10)
+    assert counts.min() > 400 and counts.max() < 600
+    one_hot = torch.nn.functional.one_hot(latent_class(z[:4], 10), 10).float()
+    with torch.no_grad():
+        as_given = super(Generator, generator).forward(torch.cat([z[:4], one_hot], dim=1))
+        torch.testing.assert_close(generator(z[:4]), as_given)
+
+
+def test_a_projection_discriminator_scores_an_image_by_its_class():
+    discriminator = Discriminator(28, 1, filters=8, spectral=True, classes=10)
+    images = torch.rand(3, 1, 28, 28)
+    zeros, ones = torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long)
+    assert discriminator(images, zeros).shape == (3,)
+    assert not torch.allclose(discriminator(images, zeros), discriminator(images, ones))

@@ -10,7 +10,9 @@ import torch
 from training.engine import Engine
 from training.launch import Launch
 from training.models.flow import LatentFlow, Sampler
-from training.tasks.generative import Config, encoder, fit, fit_latent_prior, sampler
+from training.tasks.generative import fit
+from training.tasks.generative_tasks import Config, encoder, sampler
+from training.tasks.latent_prior import fit_latent_prior
 
 
 def test_samples_of_n01_land_where_the_codes_lie():

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from training.data import emoji
+from training.data.fashion import CLASSES as FASHION_CLASSES
 from training.data.fashion import load_fashion
 from training.data.image_folders import load_images
 from training.usage import UsageError
@@ -51,6 +52,14 @@ def train_pixels(data: str, size: int, channels: int, limit: int | None) -> np.n
         images = every_image(data)
         return images[emoji.split(images)[0]][:limit]
     return load_images(Path(data), size, channels, limit)
+
+
+def train_labels(data: str, limit: int | None) -> tuple[np.ndarray, int]:
+    """int64 ``[n]``, the classes of :func:`train_pixels`' images, and how many classes there are
+    (a class-conditional GAN's)."""
+    if data != FASHION:
+        raise UsageError(f"--conditional needs labelled images, which only {FASHION} has here")
+    return load_fashion("train")[1][:limit], len(FASHION_CLASSES)
 
 
 def held_out_pixels(data: str) -> np.ndarray | None:

@@ -34,13 +34,8 @@ from training.launch import Launch  # noqa: E402
 from training.models.diff_augment import policy  # noqa: E402
 from training.models.generators import SIZES  # noqa: E402
 from training.runtime import REPO, add_study_flags, out_dir, positive, runtime_from  # noqa: E402
-from training.tasks.generative import (  # noqa: E402
-    Config,
-    encoder,
-    fit,
-    sampler,
-    training_images,
-)
+from training.tasks.generative import fit  # noqa: E402
+from training.tasks.generative_tasks import Config, encoder, sampler, training_images  # noqa: E402
 
 LATENTS = {"vae": (32, 64, 128), "gan": (64, 128, 256)}
 STEPS = 10  # images in an interpolation row

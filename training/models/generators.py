@@ -159,7 +159,12 @@ def vae_loss(
 
 
 class Generator(Decoder):
-    """The DCGAN generator: the same shape of network as the VAE's decoder."""
+    """The DCGAN generator: the same shape of network as the VAE's decoder.
+
+    With ``classes``, it is class-conditional yet still sampled from ``z`` alone: the class is the
+    largest of ``z``'s first ``classes`` values (:func:`latent_class`, uniform for z ~ N(0, I)),
+    given beside ``z`` as one-hot, so the exported graph and the service's latents are unchanged.
+    """
 
     def __init__(
         self,
@@ -168,9 +173,22 @@ class Generator(Decoder):
         channels: int = 3,
         filters: int = 128,
         depth: int = 0,
+        classes: int = 0,
     ):
-        super().__init__(latent, size, channels, filters, depth)
-        self.latent = latent
+        super().__init__(latent + classes, size, channels, filters, depth)
+        self.latent, self.classes = latent, classes
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.classes:
+            scores = z[:, : self.classes]
+            one_hot = (scores == scores.amax(dim=1, keepdim=True)).to(z.dtype)  # ONNX: no OneHot
+            z = torch.cat([z, one_hot], dim=1)
+        return super().forward(z)
+
+
+def latent_class(z: torch.Tensor, classes: int) -> torch.Tensor:
+    """The class a conditional generator draws for each latent (int64 ``[batch]``)."""
+    return z[:, :classes].argmax(dim=1)
 
 
 class Discriminator(nn.Module):
@@ -179,21 +197,34 @@ class Discriminator(nn.Module):
     With ``spectral``, every layer's weight is divided by its largest singular value instead of
     BatchNorm (Miyato et al. 2018): the discriminator stays 1-Lipschitz, its gradients to the
     generator stay informative, and a fake is judged alone, not by its batch's statistics.
+
+    With ``classes``, a projection discriminator (Miyato and Koyama 2018): the logit also gets the
+    inner product of the image's features with a learnt embedding of its class.
     """
 
     def __init__(
-        self, size: int = 64, channels: int = 3, filters: int = 128, spectral: bool = False
+        self,
+        size: int = 64,
+        channels: int = 3,
+        filters: int = 128,
+        spectral: bool = False,
+        classes: int = 0,
     ):
         super().__init__()
         self.encoder = Encoder(size, channels, filters, norm=not spectral)
         self.score = nn.Linear(self.encoder.features, 1)
+        self.embed = nn.Embedding(classes, self.encoder.features) if classes else None
         if spectral:
-            for layer in [*self.encoder.layers, self.score]:
-                if isinstance(layer, nn.Conv2d | nn.Linear):
+            for layer in [*self.encoder.layers, self.score, self.embed]:
+                if isinstance(layer, nn.Conv2d | nn.Linear | nn.Embedding):
                     nn.utils.parametrizations.spectral_norm(layer)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.score(self.encoder(images))[:, 0]
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.encoder(images)
+        scores = self.score(features)[:, 0]
+        if self.embed is not None:
+            scores = scores + (self.embed(labels) * features).sum(dim=1)
+        return scores
 
 
 def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:

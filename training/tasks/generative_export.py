@@ -10,7 +10,7 @@ from training.data import image_sets
 from training.engine import Engine
 from training.export import export_onnx, onnx_record, parity, training_record, write_card
 from training.models.flow import MeanEncoder
-from training.tasks.generative import Config, as_float, encoder, sampler, training_pixels
+from training.tasks.generative_tasks import Config, as_float, encoder, sampler, training_pixels
 
 LATENT_FROM_SEED = "numpy.random.default_rng(seed).standard_normal((n, latent), dtype=float32)"
 SPREAD_IMAGES = 5000  # per set, for latent_spread
