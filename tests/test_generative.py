@@ -186,6 +186,7 @@ def test_a_conditional_gan_trains_on_fashion_classes_and_exports_one_input(tmp_p
           "--export", str(tmp_path / "export")])  # fmt: skip
     card = json.loads((tmp_path / "export" / "card.json").read_text())
     assert card["training"]["config"]["conditional"] is True
+    assert card["description"].startswith("Class-conditional DCGAN generator")
     assert [i["name"] for i in card["inputs"]] == ["z"] and card["inputs"][0]["shape"][1] == 16
     assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-4
 

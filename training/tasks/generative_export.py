@@ -28,6 +28,8 @@ def export_generator(
     """Write ``out/model.onnx`` (latents to images) and its card."""
     decoder = sampler(models).eval()
     kind = "Decoder of a convolutional VAE" if config.model == "vae" else "DCGAN generator"
+    if config.conditional:
+        kind = "Class-conditional DCGAN generator (the class: the largest of z's first values)"
     if "prior" in models:
         kind += ", after a flow fitted to its latents"
     z = np.random.default_rng(0).standard_normal((4, config.latent), dtype=np.float32)
