@@ -21,6 +21,7 @@ from training.launch import Launch, launch_for
 from training.models.diff_augment import POLICIES, policy
 from training.models.generators import GAN_LOSSES, LIKELIHOODS, SIZES
 from training.runtime import REPO, add_config_flags, add_runtime_flags, config_from, dry_run_folder
+from training.tasks.generative_export import export_generator
 from training.tasks.generative_tasks import (
     Config,
     GANTask,
@@ -113,7 +114,5 @@ def run(args: argparse.Namespace, command: str) -> None:
         if args.export:
             # Training time is the sum of the epochs' times, so a resumed run counts every leg.
             seconds = sum(h.get("seconds", 0.0) + h.get("prior_seconds", 0.0) for h in history)
-            from training.tasks.generative_export import export_generator  # it imports this module
-
             export_generator(models, config, history, seconds, args.export, command, engine)
             print(f"exported {args.export}")

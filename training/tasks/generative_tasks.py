@@ -170,9 +170,9 @@ class GANTask(ImageTask):
 
     def __init__(self, config: Config):
         super().__init__(config)
-        no_labels = (None, 0)
-        self.labels, self.classes = (image_sets.train_labels(config.data, config.limit)
-                                     if config.conditional else no_labels)  # fmt: skip
+        self.labels, self.classes = None, 0
+        if config.conditional:
+            self.labels, self.classes = image_sets.train_labels(config.data, config.limit)
 
     def dataset(self) -> TensorDataset:
         labels = () if self.labels is None else (torch.from_numpy(self.labels),)
