@@ -102,6 +102,19 @@ def test_the_discriminator_may_learn_at_its_own_rate(faces):
     assert rates(lr_discriminator=4e-4) == {"generator": 2e-4, "discriminator": 4e-4}
 
 
+def test_the_generator_may_be_wider_than_the_discriminator(faces):
+    from training.tasks.generative_tasks import GANTask
+
+    def widths(**settings) -> tuple[int, int]:
+        task = GANTask(Config(model="gan", data=str(faces), size=32, channels=3, latent=8,
+                              filters=8, **settings))  # fmt: skip
+        models = task.build()
+        return models["generator"].chans[-1], models["discriminator"].encoder.layers[0].out_channels
+
+    assert widths() == (8, 8)
+    assert widths(generator_filters=16) == (16, 8)
+
+
 def test_the_consistency_penalty_is_part_of_the_discriminators_loss(faces, tmp_path):
     def first_loss(consistency: float) -> float:
         config = Config(model="gan", data=str(faces), size=32, channels=3, latent=8, filters=8,

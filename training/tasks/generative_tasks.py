@@ -43,6 +43,7 @@ class Config:
     limit: int | None = None  # the first N images (the study used 20,000 CelebA faces)
     latent: int = 32
     filters: int = 32
+    generator_filters: int = 0  # GAN: the generator's own filters (0: the same as filters)
     depth: int = 0  # 3x3 convs a scale in the decoder/generator (0: the study's DCGAN shape)
     epochs: int = 10
     batch_size: int = 64
@@ -180,7 +181,8 @@ class GANTask(ImageTask):
 
     def build(self) -> dict[str, nn.Module]:
         c, classes = self.settings, self.classes
-        generator = Generator(c.latent, c.size, c.channels, c.filters, c.depth, classes)
+        widths = c.generator_filters or c.filters
+        generator = Generator(c.latent, c.size, c.channels, widths, c.depth, classes)
         discriminator = Discriminator(c.size, c.channels, c.filters, c.spectral_norm, classes)
         models = {"generator": generator, "discriminator": discriminator}
         if c.ema:
