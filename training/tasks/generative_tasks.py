@@ -181,8 +181,8 @@ class GANTask(ImageTask):
 
     def build(self) -> dict[str, nn.Module]:
         c, classes = self.settings, self.classes
-        widths = c.generator_filters or c.filters
-        generator = Generator(c.latent, c.size, c.channels, widths, c.depth, classes)
+        filters = c.generator_filters or c.filters
+        generator = Generator(c.latent, c.size, c.channels, filters, c.depth, classes)
         discriminator = Discriminator(c.size, c.channels, c.filters, c.spectral_norm, classes)
         models = {"generator": generator, "discriminator": discriminator}
         if c.ema:
