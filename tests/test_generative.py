@@ -115,6 +115,28 @@ def test_the_generator_may_be_wider_than_the_discriminator(faces):
     assert widths(generator_filters=16) == (16, 8)
 
 
+def test_the_discriminator_may_be_deeper(faces):
+    """``discriminator_depth`` adds 3x3 convs, each its own weights, at every scale of the
+    discriminator alone; 0 builds the DCGAN's, so earlier checkpoints still load."""
+    from training.tasks.generative_tasks import GANTask
+
+    def built(**settings) -> tuple[list[torch.nn.Conv2d], int]:
+        """The discriminator's convs and the generator's parameter count."""
+        task = GANTask(Config(model="gan", data=str(faces), size=32, channels=3, latent=8,
+                              filters=8, **settings))  # fmt: skip
+        models = task.build()
+        layers = models["discriminator"].encoder.layers
+        generator = sum(p.numel() for p in models["generator"].parameters())
+        return [m for m in layers if isinstance(m, torch.nn.Conv2d)], generator
+
+    (plain, generator), (deep, same_generator) = built(), built(discriminator_depth=2)
+    steps = len(plain)
+    assert [m.kernel_size for m in plain] == [(4, 4)] * steps
+    assert len(deep) == 3 * steps and len({id(m.weight) for m in deep}) == len(deep)
+    assert [m.kernel_size for m in deep[:3]] == [(4, 4), (3, 3), (3, 3)]
+    assert generator == same_generator
+
+
 def test_the_consistency_penalty_is_part_of_the_discriminators_loss(faces, tmp_path):
     def first_loss(consistency: float) -> float:
         config = Config(model="gan", data=str(faces), size=32, channels=3, latent=8, filters=8,

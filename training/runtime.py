@@ -61,6 +61,7 @@ FLAG_BOUNDS = {
     "prior_epochs": (0, None),  # 0: no latent prior
     "depth": (0, None),
     "generator_filters": (0, None),  # 0: the same as --filters
+    "discriminator_depth": (0, None),
     "ema": (0, 0.99999),  # 0: off; 1 would never move
     "train_fraction": (0.01, 0.99),  # some queries must stay held out
 }
@@ -103,6 +104,7 @@ FLAG_HELP = {
     "train_fraction": "the share of the 20,000 queries trained on",
     "depth": "3x3 convs at each scale of the VAE's decoder or the GAN's generator",
     "generator_filters": "GAN: the generator's filters, if not --filters' (0: --filters')",
+    "discriminator_depth": "GAN: 3x3 convs at each scale of the discriminator",
     "lr_discriminator": "GAN: the discriminator's learning rate, if not --lr's (0: --lr's)",
     "consistency": "GAN: weight of bCR, the discriminator's penalty for scoring a flipped, shifted "
     "image unlike the image (Zhao et al. 2020 use 10; 0: off)",

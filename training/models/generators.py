@@ -27,8 +27,10 @@ def base_and_steps(size: int) -> tuple[int, int]:
     return base, int(math.log2(size // base))
 
 
-def down(inputs: int, outputs: int, norm: bool) -> list[nn.Module]:
-    layers: list[nn.Module] = [nn.Conv2d(inputs, outputs, 4, 2, 1, bias=not norm)]
+def down(inputs: int, outputs: int, norm: bool, stride: int = 2) -> list[nn.Module]:
+    """A conv that halves the side (4x4, stride 2), or with ``stride`` 1 a 3x3 that keeps it."""
+    kernel = 4 if stride == 2 else 3
+    layers: list[nn.Module] = [nn.Conv2d(inputs, outputs, kernel, stride, 1, bias=not norm)]
     return layers + ([nn.BatchNorm2d(outputs)] if norm else []) + [nn.LeakyReLU(0.2)]
 
 
@@ -89,17 +91,19 @@ class Decoder(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Image -> features: ``steps`` strided convs, flattened."""
+    """Image -> features: ``steps`` strided convs, each followed by ``depth`` 3x3 convs that keep
+    the side (the SNDCGAN discriminator of Miyato et al. 2018 has one a scale), flattened."""
 
-    def __init__(self, size: int, channels: int, filters: int, norm: bool):
+    def __init__(self, size: int, channels: int, filters: int, norm: bool, depth: int = 0):
         super().__init__()
         base, steps = base_and_steps(size)
         chans = [channels, *widths(filters, steps)]
-        self.layers = nn.Sequential(
-            *(layer for i, (a, b) in enumerate(zip(chans, chans[1:], strict=False))
-              for layer in down(a, b, norm and i > 0)),
-            nn.Flatten(),
-        )  # fmt: skip
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(chans, chans[1:], strict=False)):
+            layers += down(a, b, norm and i > 0)  # no norm on the image itself (DCGAN)
+            for _ in range(depth):
+                layers += down(b, b, norm, stride=1)
+        self.layers = nn.Sequential(*layers, nn.Flatten())
         self.features = chans[-1] * base**2
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -199,7 +203,8 @@ class Discriminator(nn.Module):
     generator stay informative, and a fake is judged alone, not by its batch's statistics.
 
     With ``classes``, a projection discriminator (Miyato and Koyama 2018): the logit also gets the
-    inner product of the image's features with a learnt embedding of its class.
+    inner product of the image's features with a learnt embedding of its class. ``depth`` adds
+    3x3 convs at each scale (see ``Encoder``).
     """
 
     def __init__(
@@ -209,9 +214,10 @@ class Discriminator(nn.Module):
         filters: int = 128,
         spectral: bool = False,
         classes: int = 0,
+        depth: int = 0,
     ):
         super().__init__()
-        self.encoder = Encoder(size, channels, filters, norm=not spectral)
+        self.encoder = Encoder(size, channels, filters, norm=not spectral, depth=depth)
         self.score = nn.Linear(self.encoder.features, 1)
         self.embed = nn.Embedding(classes, self.encoder.features) if classes else None
         if spectral:

@@ -74,8 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, choices=SIZES, default=Config.size)
     parser.add_argument("--channels", type=int, choices=(1, 3), default=Config.channels)
     add_config_flags(parser, Config, "limit", "latent", "filters", "generator_filters", "depth",
-                     "epochs", "batch_size", "prior_epochs", "prior_hidden", "seed", "lr",
-                     "lr_discriminator", "beta", "ema", "consistency")  # fmt: skip
+                     "discriminator_depth", "epochs", "batch_size", "prior_epochs", "prior_hidden",
+                     "seed", "lr", "lr_discriminator", "beta", "ema", "consistency")  # fmt: skip
     parser.add_argument("--likelihood", choices=LIKELIHOODS, default=Config.likelihood,
                         help="VAE: the decoder's; gaussian learns its variance")  # fmt: skip
     parser.add_argument("--prior-codes", choices=["means", "draws"], default=Config.prior_codes,

@@ -45,6 +45,7 @@ class Config:
     filters: int = 32
     generator_filters: int = 0  # GAN: the generator's own filters (0: the same as filters)
     depth: int = 0  # 3x3 convs a scale in the decoder/generator (0: the study's DCGAN shape)
+    discriminator_depth: int = 0  # GAN: 3x3 convs a scale in the discriminator (0: DCGAN's)
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
@@ -183,7 +184,8 @@ class GANTask(ImageTask):
         c, classes = self.settings, self.classes
         filters = c.generator_filters or c.filters
         generator = Generator(c.latent, c.size, c.channels, filters, c.depth, classes)
-        discriminator = Discriminator(c.size, c.channels, c.filters, c.spectral_norm, classes)
+        discriminator = Discriminator(c.size, c.channels, c.filters, c.spectral_norm, classes,
+                                      c.discriminator_depth)  # fmt: skip
         models = {"generator": generator, "discriminator": discriminator}
         if c.ema:
             models["generator_average"] = moving_average(generator, c.ema)
