@@ -1,5 +1,6 @@
 """A wrong value on a training command line is argparse's error line and exit 2, not a traceback:
-bounds on numbers, sizes the networks can take, data sets that do not exist or do not fit."""
+bounds on numbers, sizes the networks can take, data sets that do not exist or do not fit, a
+flag of the other model."""
 
 import subprocess
 import sys
@@ -16,6 +17,8 @@ CASES = [
     (["generative", *DRY, "--size", "48"], "argument --size: invalid choice: 48"),
     (["generative", *DRY, "--data", "no/such/set"], "no/such/set: no such file or folder"),
     (["generative", *DRY, "--data", "emoji-faces"], "emoji-faces is 64x64 with 3 channel(s)"),
+    (["generative", *DRY, "--generator-filters", "8"], "--generator-filters is for --model gan"),
+    (["generative", *DRY, "--model", "gan", "--beta", "2"], "--beta is for --model vae"),
     (["generative-study", *DRY, "--gan-epochs", "-1"], "argument --gan-epochs: must be 1 or"),
     (["split-sweep", *DRY, "--ratios", "2"], "argument --ratios: must be 0.01 to 0.99, not 2.0"),
     (["inception-fid", "exported/none"], "exported/none has no card.json"),

@@ -23,6 +23,7 @@ from training.models.generators import GAN_LOSSES, LIKELIHOODS, SIZES
 from training.runtime import REPO, add_config_flags, add_runtime_flags, config_from, dry_run_folder
 from training.tasks.generative_export import export_generator
 from training.tasks.generative_tasks import (
+    MODEL_ONLY,
     Config,
     GANTask,
     VAETask,
@@ -98,8 +99,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, command: str) -> None:
     config = config_from(args, Config)
-    if config.conditional and config.model != "gan":
-        raise UsageError("--conditional is for --model gan")
+    for model, fields in MODEL_ONLY.items():
+        for field in fields:
+            if config.model != model and getattr(config, field) != getattr(Config, field):
+                raise UsageError(f"--{field.replace('_', '-')} is for --model {model}")
     if args.dry_run:
         config = replace(config, epochs=min(config.epochs, 2),
                          prior_epochs=min(config.prior_epochs, 1))  # fmt: skip

@@ -69,6 +69,14 @@ class Config:
         return asdict(self)
 
 
+# The fields one model alone reads: given for the other, they would be ignored without a word.
+MODEL_ONLY = {
+    "gan": ("generator_filters", "discriminator_depth", "ema", "diffaugment", "gan_loss",
+            "spectral_norm", "lr_decay", "lr_discriminator", "consistency", "conditional"),
+    "vae": ("beta", "likelihood", "prior_epochs", "prior_hidden", "prior_codes"),
+}  # fmt: skip
+
+
 def training_pixels(config: Config) -> np.ndarray:
     """uint8 ``[n, size, size, channels]``: see :mod:`training.data.image_sets`."""
     return image_sets.train_pixels(config.data, config.size, config.channels, config.limit)
