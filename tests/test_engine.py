@@ -162,3 +162,21 @@ def test_compile_trains_the_judge(tmp_path):
     card = json.loads((tmp_path / "judge" / "card.json").read_text())
     assert card["training"]["runtime"]["compile"] is True
     assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-5  # exported from the plain module
+
+
+def test_channels_last_trains_the_gan_in_that_layout_to_the_same_losses(tmp_path):
+    def run(*flags: str) -> tuple[list[dict], dict]:
+        out = tmp_path / ("-".join(flags) or "default")
+        main(["generative", "--model", "gan", "--dry-run", "--filters", "8", "--epochs", "1",
+              "--out", str(out / "run"), "--export", str(out / "export"), *flags])  # fmt: skip
+        saved = torch.load(out / "run" / "checkpoint.pt", weights_only=True)
+        conv = saved["models"]["discriminator"]["encoder.layers.2.weight"]  # [16, 8, 4, 4]
+        assert conv.is_contiguous(memory_format=torch.channels_last) == bool(flags)
+        return saved["history"], json.loads((out / "export" / "card.json").read_text())
+
+    (default, _), (nhwc, card) = run(), run("--channels-last")
+    assert card["training"]["runtime"]["channels_last"] is True
+    assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-4
+    for a, b in zip(default, nhwc, strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+        assert b["loss_discriminator"] == pytest.approx(a["loss_discriminator"], rel=1e-4)

@@ -100,7 +100,8 @@ class Engine:
         """
         torch.manual_seed(task.seed)  # the same initial weights in every process
         task.device = self.device
-        task.models = {name: m.to(self.device) for name, m in task.build().items()}
+        layout = torch.channels_last if self.runtime.channels_last else torch.preserve_format
+        task.models = {n: m.to(self.device, memory_format=layout) for n, m in task.build().items()}
         optimizers = task.optimizers()
         task.trained = tuple(optimizers)
         scalers = {n: torch.amp.GradScaler(self.device.type, enabled=self.runtime.precision
