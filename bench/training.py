@@ -111,6 +111,13 @@ def engine_vs_bare(rounds: int, steps: int) -> list[dict]:
     return rows
 
 
+def one_epoch(task: Task, runtime: Runtime, steps: int) -> float:
+    """Samples/s of the engine training ``task`` for ``steps`` steps under ``runtime``."""
+    task.evaluate, task.epochs = dict, 1
+    history = Engine.local(runtime).fit(task, progress=False, max_batches=steps)
+    return steps * task.batch_size / history[-1]["seconds"]
+
+
 def workers(rounds: int, steps: int) -> list[dict]:
     rows = []
     for count in (0, 2):
@@ -119,10 +126,7 @@ def workers(rounds: int, steps: int) -> list[dict]:
             task = image2text.Image2Text(
                 image2text.Config(eval_strips=2, unseen_strips=2), max_batches=steps
             )
-            task.evaluate, task.epochs = dict, 1
-            engine = Engine.local(Runtime(device="cpu", workers=count))
-            history = engine.fit(task, progress=False, max_batches=steps)
-            rates.append(steps * task.batch_size / history[-1]["seconds"])
+            rates.append(one_epoch(task, Runtime(device="cpu", workers=count), steps))
         rows.append({"workers": count, "samples_per_second": max(rates)})
         print(f"  workers {count}: {max(rates):.0f}/s", flush=True)
     return rows
@@ -134,11 +138,8 @@ def layouts(rounds: int, steps: int) -> list[dict]:
     rates: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(rounds):
         for channels_last, measured in rates.items():
-            task = generative_tasks.GANTask(config)
-            task.evaluate, task.epochs = dict, 1
             runtime = Runtime(device="cpu", precision="bf16", channels_last=channels_last)
-            history = Engine.local(runtime).fit(task, progress=False, max_batches=steps)
-            measured.append(steps * task.batch_size / history[-1]["seconds"])
+            measured.append(one_epoch(generative_tasks.GANTask(config), runtime, steps))
     rows = [{"layout": "channels-last (NHWC)" if last else "default (NCHW)",
              "samples_per_second": max(measured)} for last, measured in rates.items()]  # fmt: skip
     for row in rows:
