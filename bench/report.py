@@ -163,10 +163,17 @@ def _header(results: Results) -> str:
         f"{o.warmup} s of warm-up. Service: {m['workers']} worker(s), {m['inference_slots']} "
         f"inference slots, {m['ort_intra_op_threads']} intra-op thread(s) per session. Naive "
         f"server: {m['naive_torch_threads']} torch thread(s). {packages}."
+        + _idle(m.get("idle_cores"))
         + (CLIENT_CAPPED if m["client"] == "python" else "")
         + "".join(f" Peer {name}, in its own venv: {', '.join(pins)}."
                   for name, pins in m.get("peers", {}).items())
     )  # fmt: skip
+
+
+def _idle(cores: dict[str, float] | None) -> str:
+    each = ", ".join(f"{kind} {used:.2f}" for kind, used in (cores or {}).items())
+    return each and (f" Cores each server uses idle: {each}; every server but the one measured is"
+                     " paused (SIGSTOP) during each measurement, raw onnxruntime's included.")
 
 
 def _floor_table(results: Results) -> str:

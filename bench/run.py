@@ -3,7 +3,9 @@
 For each concurrency the HTTP floor is measured first, then each endpoint on the service, on the
 peers that serve it (with --peers: LitServe and BentoML, bench/peers/), on the naive torch server
 and on raw onnxruntime, one right after the other: the machine is shared and its load drifts, so
-only numbers taken close together are compared.
+only numbers taken close together are compared. Each measurement has the machine to itself: the
+servers not measured are paused (SIGSTOP), since some take CPU even idle (LitServe's processes
+poll their queues); how much each takes idle is measured first and reported.
 """
 
 import os
@@ -11,7 +13,8 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
@@ -102,16 +105,19 @@ def run(options: Options, log: Log = print) -> Results:
         results.pids = {kind: server.process.pid for kind, server in servers.items()}
         results.machine["naive_torch_threads"] = servers["naive"].drain().json()["torch_threads"]
         start_kib = servers["service"].rss_kib()
+        results.machine["idle_cores"] = idle_cores(servers, options.duration)
+        for server in servers.values():
+            server.pause()
 
         def measure(kind: str, name: str, request: Request, c: int) -> Stats:
-            server = servers[kind]
-            if options.warmup:
-                client.load(options.engine, server.url, [request], c, options.warmup)
+            with alone(servers[kind]) as server:
+                if options.warmup:
+                    client.load(options.engine, server.url, [request], c, options.warmup)
+                    server.drain()
+                cpu = server.cpu_seconds()
+                stats = client.load(options.engine, server.url, [request], c, options.duration)
+                stats = replace(stats, cpu_seconds=server.cpu_seconds() - cpu)
                 server.drain()
-            cpu = server.cpu_seconds()
-            stats = client.load(options.engine, server.url, [request], c, options.duration)
-            stats = replace(stats, cpu_seconds=server.cpu_seconds() - cpu)
-            server.drain()
             log(f"{kind:8} {name:28} c={c:<3} {format_stats(stats)}")
             return stats
 
@@ -133,18 +139,38 @@ def run(options: Options, log: Log = print) -> Results:
                 results.cells.append(Cell(key, c, service, naive, ort, threads, on_peers))
         if options.engine != "python":  # is the Python client a bottleneck? the floor says
             top = max(options.concurrency)
-            check = client.load(
-                "python", servers["bare"].url, [text.request], top, options.duration
-            )
+            with alone(servers["bare"]) as bare:
+                check = client.load("python", bare.url, [text.request], top, options.duration)
             log(f"{'bare':8} {'with the Python client':28} c={top:<3} {format_stats(check)}")
             results.client_check[top] = check
         if "sample" in chosen:
-            again = revalidation(servers["service"], chosen["sample"].request)
+            with alone(servers["service"]):
+                again = revalidation(servers["service"], chosen["sample"].request)
             name = "GET /sample, If-None-Match"
             results.revalidation = measure("service", name, again, REVALIDATION_CONCURRENCY)
-        results.memory = soak(servers["service"], chosen, start_kib, options, log)
+        with alone(servers["service"]):
+            results.memory = soak(servers["service"], chosen, start_kib, options, log)
     results.machine["load_average_end"] = os.getloadavg()
     return results
+
+
+def idle_cores(servers: dict[str, Server], seconds: float) -> dict[str, float]:
+    """The cores each started server uses with no request to answer, over ``seconds``: what it
+    would take from the others' measurements if it were not paused."""
+    before = {kind: server.cpu_seconds() for kind, server in servers.items()}
+    time.sleep(seconds)
+    return {kind: round((server.cpu_seconds() - before[kind]) / seconds, 3)
+            for kind, server in servers.items()}  # fmt: skip
+
+
+@contextmanager
+def alone(server: Server) -> Iterator[Server]:
+    """``server`` running, the others staying paused, for one measurement; paused again after."""
+    server.resume()
+    try:
+        yield server
+    finally:
+        server.pause()
 
 
 def revalidation(server: Server, request: Request) -> Request:

@@ -89,6 +89,20 @@ class Server:
             time.sleep(0.2)
         raise TimeoutError(f"{self.kind} not ready at {self.url}; see {self.log}")
 
+    def pause(self) -> None:
+        """SIGSTOP to the server and its descendants, so that it takes no CPU while another is
+        measured: LitServe's idle processes poll their queues (`python -m bench` reports the
+        cores each server uses idle)."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, number: int) -> None:
+        for pid in _tree(self.process.pid):
+            with suppress(ProcessLookupError):
+                os.kill(pid, number)
+
     def drain(self) -> httpx2.Response:
         """Wait until requests left over from a load phase are answered; return the readiness
         route's answer.
@@ -109,6 +123,7 @@ class Server:
         sessions of their own, outside the group.
         """
         descendants = {pid: _started(pid) for pid in _tree(self.process.pid)[1:]}
+        self.resume()  # a paused process would hold SIGTERM until continued
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             with suppress(subprocess.TimeoutExpired):

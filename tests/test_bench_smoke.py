@@ -13,6 +13,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -41,6 +42,8 @@ def test_bench_runs_every_baseline_and_cleans_up(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["floor"]) == {"1", "8"}
     assert all(s["requests"] > 0 and s["errors"] == 0 for s in results["floor"].values())
+    checks = results["client_check"].values()  # the floor again with the Python client, with wrk
+    assert all(s["requests"] > 0 and s["errors"] == 0 for s in checks)
     cells = results["cells"]
     assert [(c["endpoint"], c["concurrency"]) for c in cells] == [("text", 1), ("text", 8)]
     for cell in cells:
@@ -53,10 +56,12 @@ def test_bench_runs_every_baseline_and_cleans_up(tmp_path: Path) -> None:
     assert memory["before_soak_kib"] > 0 and memory["after_soak_kib"] > 0
     assert memory["soak"]["requests"] > 0
     assert set(results["pids"]) == {"service", "naive", "bare"}  # no peers without --peers
+    assert set(results["machine"]["idle_cores"]) == set(results["pids"])
     assert all(cell["peers"] == {} for cell in cells)
 
     markdown = (tmp_path / "results.md").read_text()
     assert "| POST /solve/text | 8 |" in markdown and "| goal |" in markdown
+    assert "paused (SIGSTOP)" in markdown
     floor_ms, ort_ms = (cpu_ms(x) for x in (results["floor"]["8"], cells[1]["ort"]))
     ceiling = f"| {floor_ms / (floor_ms + ort_ms):.2f}x |"  # the floor's and the model's CPU only
     row = next(line for line in markdown.splitlines() if "vs bare uvicorn, c=8" in line)
@@ -146,6 +151,23 @@ def test_peer_table_puts_each_peer_beside_the_service() -> None:
     assert "Peer litserve, in its own venv: litserve==0." in table
     row = "| POST /solve/text | 8 | litserve | 100.0 | 5.00 / 9.00 | 2.000 | 200.0 | 1.000 |"
     assert row + " 2.00x | 0.50x |" in table
+
+
+def test_a_paused_server_answers_nothing_until_resumed_and_still_stops(tmp_path: Path) -> None:
+    with running(ours("bare"), tmp_path) as servers:
+        bare = servers["bare"]
+        bare.pause()
+        assert process_state(bare.process.pid) == "T"  # stopped
+        with pytest.raises(httpx2.TimeoutException):
+            httpx2.get(bare.url + "/ready", timeout=0.5)
+        bare.resume()
+        assert httpx2.get(bare.url + "/ready", timeout=10).status_code == 200
+        bare.pause()  # and left paused: stop() must end it all the same
+    assert not Path(f"/proc/{bare.process.pid}").exists()
+
+
+def process_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
 def test_revalidations_load_the_service_with_304s_and_meet_a_goal(tmp_path: Path) -> None:
