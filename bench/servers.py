@@ -29,6 +29,7 @@ MODULES = {"service": "service", "bare": "bench.bare", "naive": "bench.naive"}
 READY_PATH = "/ready"  # the repository's servers answer it 200 once they can serve
 STOP_SECONDS = 20.0
 DRAIN_SECONDS = 600.0
+STOPPED = {"T", "t", "Z", "X", None}  # stopped (t: by a tracer such as py-spy), dead or gone
 
 
 def serve(app: str) -> None:
@@ -92,16 +93,22 @@ class Server:
     def pause(self) -> None:
         """SIGSTOP to the server and its descendants, so that it takes no CPU while another is
         measured: LitServe's idle processes poll their queues (`python -m bench` reports the
-        cores each server uses idle)."""
-        self._signal(signal.SIGSTOP)
+        cores each server uses idle). Returns once every one has stopped: a signal is delivered
+        when the kernel next schedules the process, not when it is sent."""
+        pids = self._signal(signal.SIGSTOP)
+        deadline = time.monotonic() + STOP_SECONDS
+        while any(_state(pid) not in STOPPED for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     def resume(self) -> None:
         self._signal(signal.SIGCONT)
 
-    def _signal(self, number: int) -> None:
-        for pid in _tree(self.process.pid):
+    def _signal(self, number: int) -> list[int]:
+        pids = _tree(self.process.pid)
+        for pid in pids:
             with suppress(ProcessLookupError):
                 os.kill(pid, number)
+        return pids
 
     def drain(self) -> httpx2.Response:
         """Wait until requests left over from a load phase are answered; return the readiness
@@ -190,15 +197,26 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (which may hold spaces): the
+    state first; none once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def _state(pid: int) -> str | None:
+    """R running, S sleeping, T stopped, Z zombie...; None once gone."""
+    fields = _stat(pid)
+    return fields[0] if fields else None
+
+
 def _started(pid: int) -> int | None:
     """When process ``pid`` started (clock ticks since boot), which tells it from a later one
     given the same number; None once it is gone or dead (a zombie)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-    return None if fields[0] in "ZX" else int(fields[19])
+    fields = _stat(pid)
+    return None if not fields or fields[0] in "ZX" else int(fields[19])
 
 
 def _vm_rss(pid: int) -> int:
@@ -211,9 +229,6 @@ def _vm_rss(pid: int) -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    fields = _stat(pid)
+    ticks = int(fields[11]) + int(fields[12]) if fields else 0  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -157,7 +157,7 @@ def test_a_paused_server_answers_nothing_until_resumed_and_still_stops(tmp_path:
     with running(ours("bare"), tmp_path) as servers:
         bare = servers["bare"]
         bare.pause()
-        assert process_state(bare.process.pid) == "T"  # stopped
+        assert process_state(bare.process.pid) == "T"  # stopped, once pause returns
         with pytest.raises(httpx2.TimeoutException):
             httpx2.get(bare.url + "/ready", timeout=0.5)
         bare.resume()

@@ -121,6 +121,17 @@ def test_metrics_label_requests_by_route_template(client: TestClient) -> None:
     assert 'genseq_inference_seconds_count{model="text2text"}' in text
 
 
+def scrape(base: str) -> dict[tuple, float]:
+    """The served /metrics of requests answered 200, by (name, route, model)."""
+    _, text = fetch(f"{base}/metrics")
+    return {
+        (s.name, s.labels.get("route"), s.labels.get("model")): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+        if s.labels.get("status", "200") == "200"
+    }
+
+
 def json_lines(log: Path) -> list[dict]:
     """Every line the server logged, each of which must be a JSON object."""
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
@@ -146,13 +157,11 @@ def test_two_workers_count_every_request_in_metrics_and_log_json(
                     for line in json_lines(log)
                     if line.get("path") == "/solve/text" and line.get("status") == 200
                 }
-        status, text = fetch(f"{base}/metrics")
-        samples = {
-            (s.name, s.labels.get("route"), s.labels.get("model")): s.value
-            for family in text_string_to_metric_families(text.decode())
-            for s in family.samples
-            if s.labels.get("status", "200") == "200"
-        }
+        # A worker counts a request out of flight just after its answer has gone, so the other
+        # one may still count its last in when this scrape arrives: scrape until it has not.
+        in_flight, deadline = ("genseq_http_requests_in_flight", None, None), time.monotonic() + 5
+        while (samples := scrape(base))[in_flight] != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert samples[("genseq_http_requests_total", "/solve/text", None)] == sent
         # Single queries share model runs (service/batching.py): fewer runs, every query counted.
         assert 1 <= samples[("genseq_inference_seconds_count", None, "text2text")] <= sent
