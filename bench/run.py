@@ -144,12 +144,12 @@ def run(options: Options, log: Log = print) -> Results:
             log(f"{'bare':8} {'with the Python client':28} c={top:<3} {format_stats(check)}")
             results.client_check[top] = check
         if "sample" in chosen:
-            with alone(servers["service"]):
-                again = revalidation(servers["service"], chosen["sample"].request)
+            with alone(servers["service"]) as service:
+                again = revalidation(service, chosen["sample"].request)
             name = "GET /sample, If-None-Match"
             results.revalidation = measure("service", name, again, REVALIDATION_CONCURRENCY)
-        with alone(servers["service"]):
-            results.memory = soak(servers["service"], chosen, start_kib, options, log)
+        with alone(servers["service"]) as service:
+            results.memory = soak(service, chosen, start_kib, options, log)
     results.machine["load_average_end"] = os.getloadavg()
     return results
 

@@ -24,7 +24,7 @@ from bench.endpoints import sample
 from bench.peers import launch, venvs
 from bench.report import markdown
 from bench.run import Cell, Options, Results, revalidation
-from bench.servers import ours, running
+from bench.servers import _state, ours, running
 from service.registry import load_model, session_options
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,17 +157,13 @@ def test_a_paused_server_answers_nothing_until_resumed_and_still_stops(tmp_path:
     with running(ours("bare"), tmp_path) as servers:
         bare = servers["bare"]
         bare.pause()
-        assert process_state(bare.process.pid) == "T"  # stopped, once pause returns
+        assert _state(bare.process.pid) == "T"  # stopped, once pause returns
         with pytest.raises(httpx2.TimeoutException):
             httpx2.get(bare.url + "/ready", timeout=0.5)
         bare.resume()
         assert httpx2.get(bare.url + "/ready", timeout=10).status_code == 200
         bare.pause()  # and left paused: stop() must end it all the same
     assert not Path(f"/proc/{bare.process.pid}").exists()
-
-
-def process_state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
 def test_revalidations_load_the_service_with_304s_and_meet_a_goal(tmp_path: Path) -> None:
