@@ -14,7 +14,9 @@ one wrapper around ``send``.
   already in a worker thread cannot be killed; it goes on, keeps its slot until it ends
   (service/slots.py) and whatever it sends is dropped. A started response is never cut. A loop
   timer watches the clock, not a task per request (a task group cost ~80 us a request, the timer
-  ~10 us); the 504 alone gets a task. asyncio only, as uvicorn is.
+  ~10 us), and cancels the handler's own task, taking back only its own cancellation as
+  ``asyncio.timeout`` does (lighter than an anyio CancelScope around the handler); the 504
+  alone gets a task. asyncio only, as uvicorn is.
 - **Metrics and access line**: reported once, when the last body byte is handed to the server (a
   request answered by the timeout is reported then, not when its abandoned handler returns), or
   as the 500 the server sends if the app fails first. Routes are labelled by template, unmatched
@@ -23,11 +25,10 @@ one wrapper around ``send``.
 
 import asyncio
 import json
+import os
 import re
 import time
-import uuid
 
-import anyio
 from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,12 +36,22 @@ from service.access_log import AccessLog
 from service.logs import request_id
 from service.metrics import UNMATCHED, Metrics
 
+_UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))  # the version and variant bits
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)  # version 4, variant 10 (RFC 9562)
 _USABLE_ID = re.compile(rb"[\x21-\x7e]{1,128}")  # visible ASCII, bounded: it is echoed and logged
 
 
 def choose_request_id(sent: bytes | None) -> str:
     """The client's id if usable, else a new one."""
-    return sent.decode() if sent and _USABLE_ID.fullmatch(sent) else uuid.uuid4().hex
+    return sent.decode() if sent and _USABLE_ID.fullmatch(sent) else new_request_id()
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID in hex, as ``uuid.uuid4().hex`` gives, without building a
+    ``uuid.UUID``: its bits set as RFC 9562 says. 2.0 us against 4.6 (AMD EPYC; `python -m timeit
+    -s "from service.middleware import new_request_id" "new_request_id()"`, and "uuid.uuid4().hex"
+    with -s "import uuid")."""
+    return "%032x" % (int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET)
 
 
 class RequestMiddleware:
@@ -106,23 +117,27 @@ class RequestMiddleware:
             return message
 
         loop = asyncio.get_running_loop()
+        handler = asyncio.current_task()
         token = request_id.set(current)
         self.metrics.in_flight.inc()
         try:
-            with anyio.CancelScope() as handler:
 
-                def on_timeout() -> None:
-                    nonlocal timed_out, answer
-                    if not started:
-                        timed_out = True
-                        answer = loop.create_task(self.answer_timeout(deliver))
-                        handler.cancel()
+            def on_timeout() -> None:
+                nonlocal timed_out, answer
+                if not started:
+                    timed_out = True
+                    answer = loop.create_task(self.answer_timeout(deliver))
+                    handler.cancel()
 
-                timer = loop.call_later(self.timeout, on_timeout)
-                try:
-                    await self.app(scope, limited_receive, app_send)
-                finally:
-                    timer.cancel()
+            timer = loop.call_later(self.timeout, on_timeout)
+            try:
+                await self.app(scope, limited_receive, app_send)
+            except asyncio.CancelledError:
+                # The timeout's own cancellation ends here; any other (the server stopping) goes on.
+                if not timed_out or handler.uncancel() > 0:
+                    raise
+            finally:
+                timer.cancel()
         finally:
             try:
                 if answer is not None:

@@ -1,6 +1,7 @@
 """Limits that keep the service answering under load: the request timeout and the bound on
 simultaneous inference runs, and the in-flight gauge that shows requests waiting for them."""
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -158,6 +159,30 @@ def test_a_response_started_in_time_is_not_cut() -> None:
 
     sent = run_middleware(streaming, 0.05)
     assert [m.get("status") for m in sent] == [200, None] and sent[1]["body"] == b"done"
+
+
+def test_a_cancellation_other_than_the_timeouts_goes_on() -> None:
+    """The server stopping cancels a request's task: the middleware must not swallow that."""
+    sent: list[Message] = []
+
+    async def waiting(scope: Scope, receive: Receive, send: Send) -> None:
+        await anyio.sleep(30)
+
+    async def record(message: Message) -> None:
+        sent.append(message)
+
+    async def main() -> None:
+        middleware = RequestMiddleware(waiting, Metrics(), None, max_bytes=1024, timeout=30)
+        request = asyncio.create_task(middleware(
+            {"type": "http", "method": "GET", "path": "/", "headers": []}, receive, record
+        ))  # fmt: skip
+        await asyncio.sleep(0.05)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+
+    asyncio.run(main())
+    assert sent == []  # no 504: the request was not timed out
 
 
 def test_an_error_of_the_app_passes_through_as_itself() -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sys
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,7 @@ from service import access_log
 from service.access_log import AccessLog
 from service.logs import JsonFormatter
 from service.main import create_app
+from service.middleware import new_request_id
 from service.settings import Settings
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
@@ -153,3 +155,11 @@ def test_plain_access_lines_follow_the_plain_format() -> None:
 def test_no_access_line_above_the_info_level() -> None:
     assert create_app(Settings(log_level="warning")).state.context.access is None
     assert create_app(Settings(log_level="debug")).state.context.access is not None
+
+
+def test_new_request_ids_are_distinct_version_4_uuids_in_hex() -> None:
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(hex=text)
+        assert parsed.hex == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
