@@ -5,8 +5,13 @@ memory.
 """
 
 import gc
+import hashlib
+import json
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx  # what the test client speaks (the dev extra pins httpx2)
@@ -14,6 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 from hostile_corpus import CORPUS, STRIP, VAE, Hostile
 
+from service.main import create_app
+from service.settings import Settings
+
+TESTS = Path(__file__).parent
 SECONDS = 10  # wall-clock bound per request: far above any honest answer, far below a hang
 
 
@@ -56,7 +65,10 @@ def test_hostile_request_gets_the_status_of_the_contract(client: TestClient, cas
     check(case, send(client, case))
 
 
-# --- After the corpus -------------------------------------------------------------------------
+# --- After the corpus, in a process of its own -------------------------------------------------
+# The memory is measured in a fresh process that runs only the app: in a test worker, the rest of
+# the suite's models, tensors and threads move resident memory by more than a leak would (CI saw
+# +2.6 % over three passes that grow it by 0.04 % alone).
 
 
 def resident_bytes() -> int:
@@ -79,31 +91,46 @@ def normal_answers(client: TestClient) -> dict[str, Any]:
         "text": text.json(),
         "batch": batch.json(),
         "image": image.json(),
-        "pngs": [render.content, sample.content, between.content],
+        "pngs": [hashlib.sha256(r.content).hexdigest() for r in (render, sample, between)],
     }
 
 
-def test_the_corpus_leaks_no_memory_and_changes_nothing(client: TestClient) -> None:
-    before = normal_answers(client)
-    assert before["text"]["answer"] == "105" and before["batch"]["answers"] == ["-48", "-2"]
+def corpus_passes(passes: int) -> dict[str, Any]:
+    """Run by the test below in a child process: the answers to normal requests before and after
+    ``passes`` runs of the corpus, and the resident bytes after each pass."""
+    app = create_app(Settings())
+    if app.state.context.access is not None:
+        app.state.context.access.write = lambda text: None  # as tests/conftest.py's client
+    with TestClient(app) as client:
+        before = normal_answers(client)
+        resident = []
+        for _ in range(passes):
+            for case in CORPUS:
+                check(case, send(client, case))
+            gc.collect()
+            resident.append(resident_bytes())
+        ready = client.get("/ready").status_code
+        return {"before": before, "after": normal_answers(client), "ready": ready, "rss": resident}
 
-    def one_pass() -> int:
-        for case in CORPUS:
-            check(case, send(client, case))
-        gc.collect()
-        return resident_bytes()
 
-    # Measured here: resident memory still grows about 3 % in the second pass (allocator and
-    # onnxruntime arenas), then stays within 0.5 %. A leak that keeps each upload (tried with a
-    # patched route) adds about 1.2 % a pass, so: two passes to warm up, then at most 2 % in 3.
-    one_pass()
-    warm = one_pass()
-    for _ in range(3):
-        last = one_pass()
-
+def test_the_corpus_leaks_no_memory_and_changes_nothing() -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", "import json, test_hostile_inputs as t; "
+         "print(json.dumps(t.corpus_passes(5)))"],
+        cwd=TESTS, env={**os.environ, "PYTHONPATH": str(TESTS.parent)},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert child.returncode == 0, child.stderr[-3000:]
+    outcome = json.loads(child.stdout.splitlines()[-1])
+    assert outcome["before"]["text"]["answer"] == "105"
+    assert outcome["before"]["batch"]["answers"] == ["-48", "-2"]
     # Bad input changed nothing: still ready, the same answers and byte-identical PNGs.
-    assert client.get("/ready").status_code == 200
-    assert normal_answers(client) == before
+    assert outcome["ready"] == 200
+    assert outcome["after"] == outcome["before"]
 
+    # Measured here: from the second pass to the fifth resident memory grows 0.4 % (of ~256 MB,
+    # two runs). A leak that keeps each raw upload (tried with a patched route) adds about 1.2 %
+    # a pass, 3.7 % in those three: so two passes to warm up, then at most 2 % in 3.
+    warm, last = outcome["rss"][1], outcome["rss"][-1]
     growth = (last - warm) / warm
-    assert growth < 0.02, f"resident memory grew {growth:.1%} in 3 passes ({warm} -> {last} B)"
+    assert growth < 0.02, f"resident memory grew {growth:.1%} in 3 passes ({outcome['rss']} B)"
