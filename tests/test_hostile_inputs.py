@@ -6,8 +6,10 @@ memory.
 
 import gc
 import hashlib
+import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -66,9 +68,8 @@ def test_hostile_request_gets_the_status_of_the_contract(client: TestClient, cas
 
 
 # --- After the corpus, in a process of its own -------------------------------------------------
-# The memory is measured in a fresh process that runs only the app: in a test worker, the rest of
-# the suite's models, tensors and threads move resident memory by more than a leak would (CI saw
-# +2.6 % over three passes that grow it by 0.04 % alone).
+# The memory is measured in a fresh process that runs only the app, so that what the rest of the
+# suite loads and runs in a test worker does not move it.
 
 
 def resident_bytes() -> int:
@@ -116,7 +117,7 @@ def corpus_passes(passes: int) -> dict[str, Any]:
 def test_the_corpus_leaks_no_memory_and_changes_nothing() -> None:
     child = subprocess.run(
         [sys.executable, "-c", "import json, test_hostile_inputs as t; "
-         "print(json.dumps(t.corpus_passes(5)))"],
+         "print(json.dumps(t.corpus_passes(6)))"],
         cwd=TESTS, env={**os.environ, "PYTHONPATH": str(TESTS.parent)},
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -128,9 +129,11 @@ def test_the_corpus_leaks_no_memory_and_changes_nothing() -> None:
     assert outcome["ready"] == 200
     assert outcome["after"] == outcome["before"]
 
-    # Measured here: from the second pass to the fifth resident memory grows 0.4 % (of ~256 MB,
-    # two runs). A leak that keeps each raw upload (tried with a patched route) adds about 1.2 %
-    # a pass, 3.7 % in those three: so two passes to warm up, then at most 2 % in 3.
-    warm, last = outcome["rss"][1], outcome["rss"][-1]
-    growth = (last - warm) / warm
-    assert growth < 0.02, f"resident memory grew {growth:.1%} in 3 passes ({outcome['rss']} B)"
+    # A leak grows memory in every pass; the allocator and onnxruntime's arenas grow it in a step
+    # now and then (+15 MB once between two passes, flat after: seen in CI and here). So the
+    # middle of the per-pass growths after two passes to warm up must stay small. Measured here:
+    # 0.0-0.3 % a pass (of ~256 MB); a leak that keeps each raw upload (a patched route) 1.2 %.
+    rss = outcome["rss"]
+    growths = [(after - before) / rss[1] for before, after in itertools.pairwise(rss[1:])]
+    middle = statistics.median(growths)
+    assert middle < 0.005, f"resident memory grew {middle:.1%} a pass (after each pass: {rss} B)"
