@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from service import fast_path, image_fast_path, revalidation
 from service.api import routers, solve
@@ -43,10 +44,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
+class App(FastAPI):
+    """FastAPI with revalidations of tagged URLs answered ahead of its whole middleware stack,
+    error middleware included (service/revalidation.py)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return revalidation.RevalidationFastPath(stack, self.state.context)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; `settings` defaults to `Settings()` (GENSEQ_* environment variables)."""
     settings = settings or Settings()
-    app = FastAPI(
+    app = App(
         title="genseq",
         summary="Generative and sequence models, trained in PyTorch, served with onnxruntime.",
         version="0.1.0",
@@ -61,12 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
-    # The last added is the outermost. Single text queries, plain GETs of /sample and /render, and
-    # revalidations of tagged images skip FastAPI's per-request machinery (service/fast_path.py,
-    # service/image_fast_path.py, service/revalidation.py); the access line and metrics see every
+    # The last added is the outermost. Single text queries and plain GETs of /sample and /render
+    # skip FastAPI's per-request machinery (service/fast_path.py, service/image_fast_path.py),
+    # revalidations of tagged images all of it (App); the access line and metrics see every
     # response, the 413s and the timeout's 504s included; the timeout covers reading the body too
     # (a slow upload).
-    app.add_middleware(revalidation.RevalidationFastPath, context=context)
     app.add_middleware(image_fast_path.ImageFastPath, context=context)
     app.add_middleware(fast_path.SingleQueryFastPath, context=context, route=solve.route)
     app.add_middleware(

@@ -1,6 +1,7 @@
-"""The one pure-ASGI middleware every request goes through: its id, the body limit, the timeout,
-the metrics and the access line, in one pass over the headers, one clock read at each end and
-one wrapper around ``send``.
+"""The one pure-ASGI middleware every request goes through but a revalidation of a tagged URL
+(service/revalidation.py answers those first): its id, the body limit, the timeout, the metrics
+and the access line, in one pass over the headers, one clock read at each end and one wrapper
+around ``send``.
 
 - **Id**: the client's ``X-Request-ID`` when it sent a usable one (so an id given by a proxy or a
   caller carries through), else a new uuid4 hex; it goes back in the response header and into
@@ -39,6 +40,23 @@ from service.metrics import UNMATCHED, Metrics
 _UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))  # the version and variant bits
 _UUID4_SET = (0x4 << 76) | (0x2 << 62)  # version 4, variant 10 (RFC 9562)
 _USABLE_ID = re.compile(rb"[\x21-\x7e]{1,128}")  # visible ASCII, bounded: it is echoed and logged
+
+
+def account(
+    metrics: Metrics,
+    access: AccessLog | None,
+    scope: Scope,
+    route: str | None,
+    code: int,
+    seconds: float,
+    current: str,
+) -> None:
+    """Count and time a request, and write its access line: the last step of every request,
+    this middleware's or a revalidation's (service/revalidation.py)."""
+    method = scope["method"]
+    metrics.observe(method, route or UNMATCHED, code, seconds)
+    if access is not None:
+        access(method, route or scope["path"], code, seconds, current)
 
 
 def choose_request_id(sent: bytes | None) -> str:
@@ -87,7 +105,8 @@ class RequestMiddleware:
                 reported = True
                 # Starlette's router stores the matched route in the (shared) scope.
                 route = getattr(scope.get("route"), "path", None)
-                self.log(scope, route, code, time.perf_counter() - start, current)
+                seconds = time.perf_counter() - start
+                account(self.metrics, self.access, scope, route, code, seconds, current)
 
         async def deliver(message: Message) -> None:
             nonlocal code
@@ -146,13 +165,6 @@ class RequestMiddleware:
                 self.metrics.in_flight.dec()
                 report()
                 request_id.reset(token)
-
-    def log(self, scope: Scope, route: str | None, code: int, seconds: float, current: str) -> None:
-        """Count and time the request, and write its access line."""
-        method = scope["method"]
-        self.metrics.observe(method, route or UNMATCHED, code, seconds)
-        if self.access is not None:
-            self.access(method, route or scope["path"], code, seconds, current)
 
     def reject(self, size: int) -> None:
         raise HTTPException(

@@ -65,6 +65,18 @@ def test_the_clients_request_id_is_echoed_and_logged_with_the_route(
     assert line["time"].endswith("+00:00") and isinstance(line["pid"], int)
 
 
+def test_a_revalidation_answered_ahead_of_the_middleware_is_echoed_and_logged_too(
+    client: TestClient, logged: JsonLines
+) -> None:
+    url = "/sample?n=1&seed=11"
+    tag = client.get(url).headers["etag"]
+    response = client.get(url, headers={"If-None-Match": tag, "X-Request-ID": "re-1"})
+    assert response.status_code == 304 and response.headers["X-Request-ID"] == "re-1"
+    line = logged.access()[-1]
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/sample", 304)
+    assert line["request_id"] == "re-1"
+
+
 @pytest.mark.parametrize("sent", [None, "", "has space", "x" * 129, "é"])
 def test_a_missing_or_unusable_request_id_is_replaced_by_a_new_one(
     client: TestClient, logged: JsonLines, sent: str | None
