@@ -109,6 +109,9 @@ def _revalidation_goal(results: Results) -> Goal:
     if stats is None:
         return what, "not measured", target, "-", None
     detail = f"{stats.cpu_ms_per_request:.3f} CPU ms/request ({rate(stats)} requests/s)"
+    floor = results.revalidation_floor
+    if floor is not None:
+        detail += f"; bare uvicorn {floor.cpu_ms_per_request:.3f} ({rate(floor)} requests/s)"
     return what, detail, target, "-", stats.cpu_ms_per_request < MAX_REVALIDATION_CPU_MS
 
 
@@ -172,8 +175,10 @@ def _header(results: Results) -> str:
 
 def _idle(cores: dict[str, float] | None) -> str:
     each = ", ".join(f"{kind} {used:.2f}" for kind, used in (cores or {}).items())
-    return each and (f" Cores each server uses idle: {each}; every server but the one measured is"
-                     " paused (SIGSTOP) during each measurement, raw onnxruntime's included.")
+    return each and (
+        f" Cores each server uses idle: {each}; every server but the one measured is"
+        " paused (SIGSTOP) during each measurement, raw onnxruntime's included."
+    )
 
 
 def _floor_table(results: Results) -> str:

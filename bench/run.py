@@ -80,6 +80,7 @@ class Results:
     client_check: dict[int, Stats] = field(default_factory=dict)  # the floor, python client
     memory: Memory | None = None
     revalidation: Stats | None = None  # the service's 304s to a repeated GET /sample, c=8
+    revalidation_floor: Stats | None = None  # the bare server's, the same way
     pids: dict[str, int] = field(default_factory=dict)
 
 
@@ -143,11 +144,15 @@ def run(options: Options, log: Log = print) -> Results:
                 check = client.load("python", bare.url, [text.request], top, options.duration)
             log(f"{'bare':8} {'with the Python client':28} c={top:<3} {format_stats(check)}")
             results.client_check[top] = check
-        if "sample" in chosen:
-            with alone(servers["service"]) as service:
-                again = revalidation(service, chosen["sample"].request)
-            name = "GET /sample, If-None-Match"
-            results.revalidation = measure("service", name, again, REVALIDATION_CONCURRENCY)
+        if "sample" in chosen:  # a repeated GET with its tag: the bare server's 304s, then ours
+
+            def revalidations(kind: str) -> Stats:
+                with alone(servers[kind]) as server:
+                    again = revalidation(server, chosen["sample"].request)
+                return measure(kind, "GET /sample, If-None-Match", again, REVALIDATION_CONCURRENCY)
+
+            results.revalidation_floor = revalidations("bare")
+            results.revalidation = revalidations("service")
         with alone(servers["service"]) as service:
             results.memory = soak(service, chosen, start_kib, options, log)
     results.machine["load_average_end"] = os.getloadavg()
