@@ -46,18 +46,20 @@ class RevalidationFastPath:
         sent = sent_id = None
         for name, value in scope["headers"]:
             if name == b"if-none-match":
-                sent = value
+                sent = sent or value  # the first, as the route reads it
             elif name == b"x-request-id":
-                sent_id = value
+                sent_id = value  # the last, as the middleware reads it
         tag, route = issued[0], getattr(issued[1], "path", None)  # the route's template
         if not (sent and names(sent.decode("latin-1"), tag)):
             await self.app(scope, receive, send)
             return
         current = choose_request_id(sent_id)
-        await send({"type": "http.response.start", "status": 304, "headers": [
-            (b"etag", tag.encode()), (b"cache-control", _CACHE_CONTROL),
-            (b"x-request-id", current.encode()),
-        ]})  # fmt: skip
-        await send({"type": "http.response.body", "body": b""})
-        seconds = time.perf_counter() - start
-        account(self.metrics, self.access, scope, route, 304, seconds, current)
+        try:
+            await send({"type": "http.response.start", "status": 304, "headers": [
+                (b"etag", tag.encode()), (b"cache-control", _CACHE_CONTROL),
+                (b"x-request-id", current.encode()),
+            ]})  # fmt: skip
+            await send({"type": "http.response.body", "body": b""})
+        finally:  # a client gone before the end is accounted too, as the middleware does
+            seconds = time.perf_counter() - start
+            account(self.metrics, self.access, scope, route, 304, seconds, current)

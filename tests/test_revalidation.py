@@ -7,6 +7,7 @@ from metric_samples import metric_value
 
 from service import caching
 from service.main import create_app
+from service.revalidation import RevalidationFastPath
 
 URL = "/sample?n=4&seed=7"
 
@@ -66,6 +67,16 @@ def test_anything_else_reaches_the_route(fresh: TestClient, tagged, url, sent) -
     assert response.status_code == (304 if url.startswith("/sample?seed") else 200)
 
 
+@pytest.mark.parametrize("first_names_the_tag", [True, False])
+def test_of_two_if_none_match_headers_the_first_counts_as_on_the_route(
+    fresh: TestClient, first_names_the_tag: bool
+) -> None:
+    tag = fresh.get(URL).headers["etag"]
+    sent = [tag, '"other"'] if first_names_the_tag else ['"other"', tag]
+    response = fresh.get(URL, headers=[("If-None-Match", value) for value in sent])
+    assert response.status_code == (304 if first_names_the_tag else 200)
+
+
 def test_a_post_with_a_tag_is_never_taken(fresh: TestClient, tagged) -> None:
     tag = fresh.get(URL).headers["etag"]
     response = fresh.post(URL, headers={"If-None-Match": tag})
@@ -81,6 +92,22 @@ def test_taken_revalidations_are_counted_under_the_routes_label(fresh: TestClien
     for _ in range(3):
         assert fresh.get(URL, headers={"If-None-Match": tag}).status_code == 304
     assert count() == 3 and tagged == ["/sample"]
+
+
+def test_a_revalidation_whose_client_left_is_counted_all_the_same(fresh: TestClient) -> None:
+    tag = fresh.get(URL).headers["etag"]
+    front = fresh.app.middleware_stack  # built at the first request
+    assert isinstance(front, RevalidationFastPath)
+    scope = {"type": "http", "method": "GET", "path": "/sample", "query_string": b"n=4&seed=7",
+             "headers": [(b"if-none-match", tag.encode())]}  # fmt: skip
+
+    async def gone(message: dict) -> None:
+        raise OSError("the client went away")
+
+    with pytest.raises(OSError):
+        fresh.portal.call(front, scope, None, gone)
+    labels = {"method": "GET", "route": "/sample", "status": "304"}
+    assert metric_value(fresh, "genseq_http_requests_total", **labels) == 1
 
 
 def test_a_restart_forgets_every_tag(settings) -> None:
