@@ -168,3 +168,45 @@ def test_concurrent_single_queries_get_the_answers_of_their_own_queries(client):
     assert metric_value(client, "genseq_batched_queries_sum", model="text2text") - before == len(
         queries
     )
+
+
+def test_a_slot_goes_on_to_the_next_batch_without_the_event_loop():
+    model = SlowDouble(hold_first=True)
+
+    async def main() -> int:
+        batcher = Batcher(stacked(model), max_rows=1, slots=InferenceSlots(1))
+        answers = [asyncio.create_task(ask(batcher, 0.0))]
+        await asyncio.sleep(0.05)  # the first run is held
+        answers += [asyncio.create_task(ask(batcher, v)) for v in (1.0, 2.0, 3.0)]
+        await asyncio.sleep(0.05)  # all four wait
+        model.release.set()
+        time.sleep(0.5)  # the event loop is blocked: four runs of 10 ms need it not
+        ran = len(model.runs)
+        assert await asyncio.gather(*answers) == [[0.0], [2.0], [4.0], [6.0]]
+        return ran
+
+    assert asyncio.run(main()) == 4
+
+
+def test_other_work_gets_the_slot_after_at_most_a_turn_of_runs():
+    model = SlowDouble(hold_first=True)
+    order: list[str] = []
+
+    def run(parts: list[np.ndarray]) -> list[np.ndarray]:
+        order.append("run")
+        return stacked(model)(parts)
+
+    async def main() -> None:
+        slots = InferenceSlots(1)
+        batcher = Batcher(run, max_rows=1, slots=slots)
+        first = asyncio.create_task(ask(batcher, 0.0))
+        await asyncio.sleep(0.05)  # the first run of a turn is held
+        rest = [asyncio.create_task(ask(batcher, float(v))) for v in range(1, 20)]
+        other = asyncio.create_task(slots.run(order.append, "other"))
+        await asyncio.sleep(0.05)
+        model.release.set()
+        await asyncio.gather(first, *rest, other)
+
+    asyncio.run(main())
+    turn = Batcher.RUNS_A_TURN
+    assert order.index("other") == turn and order.count("run") == 20

@@ -12,7 +12,6 @@ from metric_samples import metric_value
 from PIL import Image
 
 from service.api.render import Order, draw
-from service.latents import from_seed
 from service.metrics import Metrics
 
 
@@ -95,8 +94,7 @@ def test_a_drawing_made_with_others_is_the_one_made_alone(client: TestClient) ->
     chosen = client.app.state.context.registry.get("text2image")
     queries, scales = ["81+24", "1+1", "99-99", "50-7", "0+0", "66+66"], [1, 2, 1, 3, 1, 1]
     orders = [
-        Order(chosen.codec.encode([q]), from_seed(seed, 1, chosen.card["style"]["latent"]), scale)
-        for seed, (q, scale) in enumerate(zip(queries, scales, strict=True))
+        Order(q, seed, scale) for seed, (q, scale) in enumerate(zip(queries, scales, strict=True))
     ]
     together = draw(chosen, Metrics(), orders)
     for order, (image, cells, png) in zip(orders, together, strict=True):

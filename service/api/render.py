@@ -85,15 +85,16 @@ MAX_BATCH = 16  # drawings a run; past 8 each costs hardly less (python -m bench
 
 @dataclass(frozen=True)
 class Order:
-    """One request's share of a batched run: its query's one-hot rows, its handwriting's
-    latent, and its PNG's enlargement."""
+    """One request's share of a batched run: its canonical query, its handwriting's seed and
+    its PNG's enlargement. The slot's thread makes the model's input from them, off the event
+    loop, which is the busier of the two under load."""
 
-    query: np.ndarray  # [1, symbols, alphabet]
-    style: np.ndarray  # [1, latent]
+    query: str
+    seed: int
     scale: int
 
     def __len__(self) -> int:  # its rows in the run (service/batching.py)
-        return len(self.query)
+        return 1
 
 
 Drawing = tuple[np.ndarray, np.ndarray, bytes]  # image [1, 1, h, w], cell symbols [1, cells], PNG
@@ -109,18 +110,17 @@ async def drawing(
         ctx.batchers[chosen.name] = Batcher(
             partial(draw, chosen, ctx.metrics), MAX_BATCH, ctx.slots, spread=True
         )
-    latent = chosen.card["style"]["latent"]
-    order = Order(chosen.codec.encode([query]), from_seed(seed, 1, latent), scale)
-    return await ctx.batchers[chosen.name](order)
+    return await ctx.batchers[chosen.name](Order(query, seed, scale))
 
 
 def draw(chosen: LoadedModel, metrics: Metrics, orders: list[Order]) -> list[Drawing]:
     """Every order's drawing from one run of the model: a slot's work. A row's pixels do not
     depend on the rows beside it (tests/test_service_render.py): a URL's bytes and ETag hold."""
     metrics.count_batch(chosen.name, len(orders))
+    latent = chosen.card["style"]["latent"]
     feeds = {
-        "query": np.concatenate([order.query for order in orders]),
-        "style": np.concatenate([order.style for order in orders]),
+        "query": chosen.codec.encode([order.query for order in orders]),
+        "style": np.concatenate([from_seed(order.seed, 1, latent) for order in orders]),
     }
     with metrics.time_inference(chosen.name):
         images, cells = chosen.run(feeds)
