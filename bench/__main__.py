@@ -14,6 +14,7 @@ and the peers alike; OMP_NUM_THREADS sets the naive server's torch threads.
 import argparse
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -67,8 +68,16 @@ def settings_from_environment() -> list[str]:
     ]
 
 
+def stop_on_sigterm() -> None:
+    """A SIGTERM (a `kill`, a runner's time limit) ends the bench as Ctrl-C does: through the
+    `finally` that stops every server it started, paused ones included; Python's default would
+    leave them running."""
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+
+
 def main(argv: list[str]) -> None:
     options = parse(argv)
+    stop_on_sigterm()
     print(f"{options.command}: endpoints {', '.join(options.endpoints)}", flush=True)
     if "wrk" not in client.engines():
         print(f"no wrk here (apt-get install wrk).{CLIENT_CAPPED}", flush=True)

@@ -5,9 +5,11 @@ batch-size measurement, on a tiny budget, and the peers (`--peers`) without star
 pins, requests, table, and their apps' answers where their venvs have been made."""
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from importlib.metadata import version
@@ -24,7 +26,7 @@ from bench.endpoints import sample
 from bench.peers import launch, venvs
 from bench.report import markdown
 from bench.run import Cell, Options, Results, revalidation
-from bench.servers import _state, ours, running
+from bench.servers import _state, _tree, ours, running
 from service.registry import load_model, session_options
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,6 +70,28 @@ def test_bench_runs_every_baseline_and_cleans_up(tmp_path: Path) -> None:
     assert ceiling in row, (ceiling, row)
     for kind, pid in results["pids"].items():
         assert not Path(f"/proc/{pid}").exists(), f"{kind} server (pid {pid}) still running"
+
+
+def test_a_bench_stopped_by_sigterm_stops_its_servers(tmp_path: Path) -> None:
+    extra = ["--warmup", "0", "--soak", "1", "--out", str(tmp_path)]
+    bench = subprocess.Popen(
+        [sys.executable, *COMMAND, *extra], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    servers: list[int] = []
+    try:
+        for line in bench.stdout:  # the first measurement: every server is up
+            if line.startswith("bare "):
+                break
+        servers = _tree(bench.pid)[1:]
+        assert len(servers) >= 3, servers  # the service, the naive and the bare servers
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=60) == 128 + signal.SIGTERM
+        left = [pid for pid in servers if _state(pid) not in (None, "Z")]
+        assert not left, f"servers left running: {left}"
+    finally:  # whatever the test found, it leaves nothing behind
+        for pid in [bench.pid, *servers]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def cpu_ms(stats: dict) -> float:
