@@ -5,8 +5,8 @@ A text query costs the text2text model about as much alone as four do together (
 worker thread. Under load, concurrent requests each await `Batcher.__call__`; in an inference
 slot's thread (off the event loop), a drain stacks whatever is waiting, runs it once, hands each
 request its rows, and goes on with whatever waits by then; as many drains run at once as there
-are slots, so every core can run the model. Nothing waits on a timer: a lone request runs at once, so batching adds no latency when
-the service is idle.
+are slots, so every core can run the model. Nothing waits on a timer: a lone request runs at
+once, so batching adds no latency when the service is idle.
 
 `GET /render` batches too: its model draws one answer for 1.14 ms of CPU alone and for 0.67 ms
 each among four (`python -m bench.batch_sizes`). What a request hands in and gets back is the
