@@ -38,8 +38,12 @@ def ratios(cell: Cell, floor: Stats) -> dict[str, float]:
     def over(baseline: Stats) -> float:
         return cell.service.rps / baseline.rps if baseline.rps else math.inf
 
-    against = {"floor": floor, "ort": cell.ort, "naive": cell.naive, **cell.peers}
-    return {name: over(stats) for name, stats in against.items()}
+    return {name: over(stats) for name, stats in baselines(cell, floor).items()}
+
+
+def baselines(cell: Cell, floor: Stats) -> dict[str, Stats]:
+    """What the service is compared with in a cell, by name: the floor, ORT, naive, each peer."""
+    return {"floor": floor, "ort": cell.ort, "naive": cell.naive, **cell.peers}
 
 
 # The issue's goals: endpoint, what it is compared with, at which concurrency, the least ratio.
@@ -69,14 +73,14 @@ def goals(results: Results) -> list[Goal]:
             rows.append((what, "not measured", f">= {minimum}x", "-", None))
             continue
         items, unit = (results.endpoints[endpoint][k] for k in ("items", "unit"))
-        against = {"floor": floor, "ort": cell.ort, "naive": cell.naive, **cell.peers}
+        against, measured, best = baselines(cell, floor), ratios(cell, floor), ceilings(cell, floor)
         for each in names:
-            ratio = ratios(cell, floor)[each]
+            ratio = measured[each]
             detail = (
                 f"{times(ratio)} ({cell.service.rps * items:,.0f} vs "
                 f"{against[each].rps * items:,.0f} {unit}/s)"
             )
-            ceiling = ceilings(cell, floor).get(each)
+            ceiling = best.get(each)
             what = f"{name} {unit}/s vs {BASELINES.get(each, each)}, c={c}"
             shown = "-" if ceiling is None else times(ceiling)
             rows.append((what, detail, f">= {minimum}x", shown, ratio >= minimum))

@@ -83,7 +83,9 @@ class Batcher(Generic[Item, Result]):
             start = self._draining < self._slots.size
             self._draining += start
         if start:
-            self._drains.add(asyncio.create_task(self._drain()))
+            drain = asyncio.create_task(self._drain())
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
         return await answer
 
     async def _drain(self) -> None:
@@ -99,8 +101,6 @@ class Batcher(Generic[Item, Result]):
             for waiter in waiting:
                 waiter.answer.cancel()
             raise
-        finally:
-            self._drains.discard(asyncio.current_task())
 
     def _turn(self, loop: asyncio.AbstractEventLoop) -> bool:
         """In a slot's thread: batch after batch while requests wait, each batch answered on
