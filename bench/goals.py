@@ -12,14 +12,29 @@ the service batches single text queries, service/batching.py.)
 """
 
 import math
+from typing import NamedTuple
 
 from bench.client import Stats
 from bench.run import Cell, Results
 
 MAX_RSS_GROWTH = 0.10
 MAX_REVALIDATION_CPU_MS = 0.1
-# what, measured, target, ceiling, passed (None: not measured)
-Goal = tuple[str, str, str, str, bool | None]
+
+
+class Goal(NamedTuple):
+    """One row of the report's goal table."""
+
+    what: str
+    measured: str  # the figure first, then the numbers behind it
+    target: str
+    ceiling: str
+    passed: bool | None  # None: not measured
+    short: str  # the goal in a few words: a column of bench/history.py's table
+
+    @property
+    def figure(self) -> str:
+        """The measured ratio or cost alone: "0.51x", "0.093", "+0.3%"."""
+        return "-" if self.passed is None else self.measured.split()[0]
 
 
 def rate(stats: Stats) -> str:
@@ -70,7 +85,8 @@ def goals(results: Results) -> list[Goal]:
         names = sorted(cell.peers) if cell and baseline == "peers" else [baseline]
         if cell is None or floor is None or not names:
             what = f"{name} vs {BASELINES.get(baseline, baseline)}, c={c}"
-            rows.append((what, "not measured", f">= {minimum}x", "-", None))
+            short = f"{endpoint} / {baseline}, c={c}"
+            rows.append(Goal(what, "not measured", f">= {minimum}x", "-", None, short))
             continue
         items, unit = (results.endpoints[endpoint][k] for k in ("items", "unit"))
         against, measured, best = baselines(cell, floor), ratios(cell, floor), ceilings(cell, floor)
@@ -83,20 +99,23 @@ def goals(results: Results) -> list[Goal]:
             ceiling = best.get(each)
             what = f"{name} {unit}/s vs {BASELINES.get(each, each)}, c={c}"
             shown = "-" if ceiling is None else times(ceiling)
-            rows.append((what, detail, f">= {minimum}x", shown, ratio >= minimum))
+            short = f"{endpoint} / {each}, c={c}"
+            rows.append(Goal(what, detail, f">= {minimum}x", shown, ratio >= minimum, short))
     return [*rows, _revalidation_goal(results), _memory_goal(results)]
 
 
 def _revalidation_goal(results: Results) -> Goal:
     what, target = "repeated GET /sample with If-None-Match (304), c=8", "< 0.1 CPU ms/request"
-    stats = results.revalidation
+    short, stats = "304, CPU ms", results.revalidation
     if stats is None:
-        return what, "not measured", target, "-", None
+        return Goal(what, "not measured", target, "-", None, short)
     detail = f"{stats.cpu_ms_per_request:.3f} CPU ms/request ({rate(stats)} requests/s)"
     floor = results.revalidation_floor
     if floor is not None:
         detail += f"; bare uvicorn {floor.cpu_ms_per_request:.3f} ({rate(floor)} requests/s)"
-    return what, detail, target, "-", stats.cpu_ms_per_request < MAX_REVALIDATION_CPU_MS
+    return Goal(
+        what, detail, target, "-", stats.cpu_ms_per_request < MAX_REVALIDATION_CPU_MS, short
+    )
 
 
 def ceilings(cell: Cell, floor: Stats) -> dict[str, float]:
@@ -116,11 +135,12 @@ def _memory_goal(results: Results) -> Goal:
         f"< {MAX_RSS_GROWTH:.0%}",
         results.memory,
     )
+    short = "RSS growth"
     if memory is None or not memory.soak_seconds:
-        return what, "not measured", target, "-", None
+        return Goal(what, "not measured", target, "-", None, short)
     growth = memory.after_soak_kib / memory.before_soak_kib - 1
     detail = (
         f"{growth:+.1%} ({memory.before_soak_kib / 1024:.0f} -> "
         f"{memory.after_soak_kib / 1024:.0f} MiB over {memory.soak_seconds} s at c=64)"
     )
-    return what, detail, target, "-", growth < MAX_RSS_GROWTH
+    return Goal(what, detail, target, "-", growth < MAX_RSS_GROWTH, short)

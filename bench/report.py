@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.client import Stats
 from bench.goals import goals, rate, ratios, times
-from bench.run import Cell, Results
+from bench.run import Cell, Memory, Options, Results
 
 CLIENT_CAPPED = (
     " The Python client saturates near the floor's rate (wrk is not installed), so the floor and"
@@ -173,14 +173,46 @@ def _goal_table(results: Results) -> str:
         "| goal | measured | target | ceiling: floor's + model's CPU only | result |",
         "|---|---|---|---:|---|",
     ]
-    for what, measured, target, ceiling, passed in goals(results):
-        verdict = "-" if passed is None else ("PASS" if passed else "FAIL")
-        lines.append(f"| {what} | {measured} | {target} | {ceiling} | {verdict} |")
+    for goal in goals(results):
+        verdict = "-" if goal.passed is None else ("PASS" if goal.passed else "FAIL")
+        lines.append(
+            f"| {goal.what} | {goal.measured} | {goal.target} | {goal.ceiling} | {verdict} |"
+        )
     return "\n".join(lines)
 
 
 def _load(average: object) -> str:
     return "-" if average is None else " / ".join(f"{x:.2f}" for x in average)
+
+
+def read(text: str) -> Results:
+    """A ``results.json`` as :func:`write` wrote it, back into :class:`Results`."""
+    raw = json.loads(text)
+
+    def stats(fields: dict | None) -> Stats | None:
+        return None if fields is None else Stats(**fields)
+
+    def cell(fields: dict) -> Cell:
+        peers = {name: stats(each) for name, each in fields.pop("peers", {}).items()}
+        measured = {k: stats(fields.pop(k)) for k in ("service", "naive", "ort")}
+        return Cell(**fields, **measured, peers=peers)
+
+    memory = raw["memory"] and Memory(**{**raw["memory"], "soak": stats(raw["memory"]["soak"])})
+    options = {**raw["options"], "out": Path(raw["options"]["out"])}
+    for listed in ("endpoints", "concurrency"):
+        options[listed] = tuple(options[listed])
+    return Results(
+        options=Options(**options),
+        machine=raw["machine"],
+        endpoints=raw["endpoints"],
+        floor={int(c): stats(each) for c, each in raw["floor"].items()},
+        cells=[cell(each) for each in raw["cells"]],
+        client_check={int(c): stats(each) for c, each in raw["client_check"].items()},
+        memory=memory,
+        revalidation=stats(raw.get("revalidation")),  # since 2026-12-05
+        revalidation_floor=stats(raw.get("revalidation_floor")),  # since 2026-12-07
+        pids=raw["pids"],
+    )
 
 
 def write(results: Results, out: Path) -> tuple[Path, Path]:
