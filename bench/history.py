@@ -5,13 +5,12 @@ ratio moved with the service's changes and with the machine it ran on.
 
 Each commit that changed bench/results.json holds one run's numbers; only runs with the peers
 (`python -m bench --peers`) are listed, since the goals compare the service with them. A row's
-figures are the report's own goal rows (bench/goals.py), so a run reads here as it read then,
-with today's goals: a FAIL is marked with an asterisk.
+figures are the goal rows bench/goals.py makes today from that run's numbers, as the report's goal
+table would show them; a FAIL carries an asterisk.
 """
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from bench.goals import goals
@@ -64,4 +63,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

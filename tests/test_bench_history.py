@@ -11,8 +11,8 @@ from bench.run import Cell, Memory, Options, Results
 
 MACHINE = {"cores": 2, "cpu": "AMD EPYC", "load_average_start": (1, 1, 1),
            "date": "2026-12-07 08:45:00 UTC", "commit": "5aab9c0", "client": "wrk", "workers": 1,
-           "inference_slots": 2,
-           "ort_intra_op_threads": 1, "naive_torch_threads": 2, "packages": {}}  # fmt: skip
+           "inference_slots": 2, "ort_intra_op_threads": 1, "naive_torch_threads": 2,
+           "packages": {}}  # fmt: skip
 ENDPOINTS = {"sample": {"name": "GET /sample?n=16", "items": 16, "unit": "images"}}
 
 
