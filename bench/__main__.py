@@ -4,6 +4,7 @@
     .venv/bin/python -m bench --soak 300      # the run in docs/benchmarks.md (20 min)
     .venv/bin/python -m bench --quick         # about a minute: 1 s per cell, a 5 s soak
     .venv/bin/python -m bench --peers         # LitServe and BentoML on text and sample too
+    .venv/bin/python -m bench --rounds 3      # every cell three times, in turn; medians kept
 
 The load generator is Debian's wrk where installed (`apt-get install wrk`), else a Python client
 that saturates far below the HTTP floor. Prints one line per measurement, then the tables; writes
@@ -42,7 +43,15 @@ def parse(argv: list[str]) -> Options:
     add("--peers", action="store_true",
         help="also LitServe and BentoML on the endpoints they serve (text, sample), each in its "
              "own venv under bench/.venvs/, made on first use")  # fmt: skip
+    add(
+        "--rounds",
+        type=int,
+        default=defaults.rounds,
+        help="times every cell is measured, in turn; the report keeps each server's median",
+    )
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, not {args.rounds}")
     if args.quick:
         args.duration, args.warmup, args.soak = 1, 0, 5
     return Options(
@@ -54,6 +63,7 @@ def parse(argv: list[str]) -> Options:
         engine=args.client,
         out=args.out,
         peers=args.peers,
+        rounds=args.rounds,
         command=shlex.join([*settings_from_environment(), "python", "-m", "bench", *argv]),
     )
 

@@ -50,14 +50,21 @@ def _header(results: Results) -> str:
         f"Machine: {m['cores']} cores ({m['cpu']}), load average (1/5/15 min) at start "
         f"{_load(m['load_average_start'])}, at end {_load(m.get('load_average_end'))}; "
         f"{m['date']}, commit {m['commit']}. Client: {m['client']}, {o.duration} s per cell after "
-        f"{o.warmup} s of warm-up. Service: {m['workers']} worker(s), {m['inference_slots']} "
-        f"inference slots, {m['ort_intra_op_threads']} intra-op thread(s) per session. Naive "
+        f"{o.warmup} s of warm-up{_rounds(o.rounds)}. Service: {m['workers']} worker(s), "
+        f"{m['inference_slots']} inference slots, {m['ort_intra_op_threads']} intra-op thread(s) "
+        f"per session. Naive "
         f"server: {m['naive_torch_threads']} torch thread(s). {packages}."
         + _idle(m.get("idle_cores"))
         + (CLIENT_CAPPED if m["client"] == "python" else "")
         + "".join(f" Peer {name}, in its own venv: {', '.join(pins)}."
                   for name, pins in m.get("peers", {}).items())
     )  # fmt: skip
+
+
+def _rounds(rounds: int) -> str:
+    if rounds == 1:
+        return ""
+    return f"; every cell measured {rounds} times, in turn, each server's median kept"
 
 
 def _idle(cores: dict[str, float] | None) -> str:

@@ -6,6 +6,9 @@ and on raw onnxruntime, one right after the other: the machine is shared and its
 only numbers taken close together are compared. Each measurement has the machine to itself: the
 servers not measured are paused (SIGSTOP), since some take CPU even idle (LitServe's processes
 poll their queues); how much each takes idle is measured first and reported.
+
+With ``--rounds N`` all of that is done N times over, round after round, and each server's cell
+keeps its median round: the ratios of one round move by a tenth with the neighbours' load.
 """
 
 import os
@@ -13,6 +16,7 @@ import platform
 import subprocess
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -44,6 +48,7 @@ class Options:
     out: Path = REPO / "bench"
     command: str = "python -m bench"
     peers: bool = False  # also LitServe and BentoML, each in its venv (bench/peers/)
+    rounds: int = 1  # times every cell is measured, in turn; each server's median round is kept
 
 
 @dataclass
@@ -124,20 +129,34 @@ def run(options: Options, log: Log = print) -> Results:
 
         text = chosen.get("text") or build(["text"])["text"]  # the floor answers this request
         peers = launch.PEERS if options.peers else {}
-        for c in options.concurrency:
-            results.floor[c] = measure("bare", text.name, text.request, c)
+        rounds: dict[tuple[str, str, int], list[Stats]] = defaultdict(list)  # (who, what, c)
+
+        def one_round(c: int) -> None:
+            """Each server at concurrency ``c`` once, the floor first, in the report's order."""
+            rounds["bare", "text", c].append(measure("bare", text.name, text.request, c))
             for key, e in chosen.items():
-                service = measure("service", e.name, e.request, c)
-                on_peers = {
-                    peer: measure(peer, e.name, p.requests[key], c)
-                    for peer, p in peers.items()
-                    if key in p.requests
-                }
-                naive = measure("naive", e.name, e.request, c)
+                rounds["service", key, c].append(measure("service", e.name, e.request, c))
+                for peer, p in peers.items():
+                    if key in p.requests:
+                        rounds[peer, key, c].append(measure(peer, e.name, p.requests[key], c))
+                rounds["naive", key, c].append(measure("naive", e.name, e.request, c))
                 threads = min(c, slots)
                 ort = raw_ort.measure(sessions[key][0], feeds[key], threads, options.duration)
                 log(f"{'raw ORT':8} {e.name:28} t={threads:<3} {format_stats(ort)}")
-                results.cells.append(Cell(key, c, service, naive, ort, threads, on_peers))
+                rounds["ort", key, c].append(ort)
+
+        for _ in range(options.rounds):  # whole rounds in turn: the drift hits every server alike
+            for c in options.concurrency:
+                one_round(c)
+        for c in options.concurrency:
+            results.floor[c] = middle(rounds["bare", "text", c])
+            for key in chosen:
+                service, naive, ort = (
+                    middle(rounds[who, key, c]) for who in ("service", "naive", "ort")
+                )
+                on_peers = {peer: middle(rounds[peer, key, c]) for peer, p in peers.items()
+                            if key in p.requests}  # fmt: skip
+                results.cells.append(Cell(key, c, service, naive, ort, min(c, slots), on_peers))
         if options.engine != "python":  # is the Python client a bottleneck? the floor says
             top = max(options.concurrency)
             with alone(servers["bare"]) as bare:
@@ -157,6 +176,12 @@ def run(options: Options, log: Log = print) -> Results:
             results.memory = soak(service, chosen, start_kib, options, log)
     results.machine["load_average_end"] = os.getloadavg()
     return results
+
+
+def middle(rounds: list[Stats]) -> Stats:
+    """The round with the median requests/s (of two middle ones, the slower): one measurement
+    as it was taken, its latencies and CPU with it."""
+    return sorted(rounds, key=lambda stats: stats.rps)[(len(rounds) - 1) // 2]
 
 
 def idle_cores(servers: dict[str, Server], seconds: float) -> dict[str, float]:

@@ -34,7 +34,7 @@ COMMAND = ["-m", "bench", "--endpoints", "text", "--concurrency", "1", "8", "--d
 
 
 def test_bench_runs_every_baseline_and_cleans_up(tmp_path: Path) -> None:
-    extra = ["--warmup", "0", "--soak", "1", "--out", str(tmp_path)]
+    extra = ["--warmup", "0", "--soak", "1", "--rounds", "2", "--out", str(tmp_path)]
     done = subprocess.run(
         [sys.executable, *COMMAND, *extra], cwd=REPO, capture_output=True, text=True, timeout=180
     )
@@ -61,8 +61,17 @@ def test_bench_runs_every_baseline_and_cleans_up(tmp_path: Path) -> None:
     assert set(results["machine"]["idle_cores"]) == set(results["pids"])
     assert all(cell["peers"] == {} for cell in cells)
 
+    floors = [next(word for word in line.split() if word.endswith("/s"))
+              for line in done.stdout.splitlines()
+              if line.startswith("bare     POST /solve/text") and "c=8 " in line]  # fmt: skip
+    assert len(floors) == 2  # each round measures every cell
+    slower = min(floors, key=lambda rps: float(rps.removesuffix("/s")))  # of two, the slower
+    floor = results["floor"]["8"]
+    assert f"{floor['requests'] / floor['seconds']:.1f}/s" == slower, (floors, floor)
+
     markdown = (tmp_path / "results.md").read_text()
     assert "| POST /solve/text | 8 |" in markdown and "| goal |" in markdown
+    assert "every cell measured 2 times, in turn, each server's median kept" in markdown
     assert "paused (SIGSTOP)" in markdown
     floor_ms, ort_ms = (cpu_ms(x) for x in (results["floor"]["8"], cells[1]["ort"]))
     ceiling = f"| {floor_ms / (floor_ms + ort_ms):.2f}x |"  # the floor's and the model's CPU only
@@ -148,6 +157,10 @@ def test_profile_summary_counts_own_and_total_samples() -> None:
 
 def test_peers_only_when_asked_pinned_to_the_service_sent_text_and_sample() -> None:
     assert not parse([]).peers and parse(["--peers"]).peers
+    assert parse([]).rounds == 1 and parse(["--rounds", "3"]).rounds == 3
+    with pytest.raises(SystemExit) as refused:
+        parse(["--rounds", "0"])
+    assert refused.value.code == 2  # argparse's usage and one line, no traceback
     for peer, spec in launch.PEERS.items():
         pins = venvs.requirements(peer)
         assert venvs.FRAMEWORKS[peer] in pins
