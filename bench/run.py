@@ -7,8 +7,9 @@ only numbers taken close together are compared. Each measurement has the machine
 servers not measured are paused (SIGSTOP), since some take CPU even idle (LitServe's processes
 poll their queues); how much each takes idle is measured first and reported.
 
-With ``--rounds N`` all of that is done N times over, round after round, and each server's cell
-keeps its median round: the ratios of one round move by a tenth with the neighbours' load.
+With ``--rounds N`` the cells are measured N times over, round after round, and each server's
+cell keeps its median round (the 304s' pairs likewise, by CPU a request): the ratios of one round
+move by a tenth with the neighbours' load.
 """
 
 import os
@@ -170,18 +171,30 @@ def run(options: Options, log: Log = print) -> Results:
                     again = revalidation(server, chosen["sample"].request)
                 return measure(kind, "GET /sample, If-None-Match", again, REVALIDATION_CONCURRENCY)
 
-            results.revalidation_floor = revalidations("bare")
-            results.revalidation = revalidations("service")
+            pairs = [
+                (revalidations("bare"), revalidations("service")) for _ in range(options.rounds)
+            ]
+            results.revalidation_floor = middle([bare for bare, _ in pairs], by_cpu)
+            results.revalidation = middle([ours for _, ours in pairs], by_cpu)
         with alone(servers["service"]) as service:
             results.memory = soak(service, chosen, start_kib, options, log)
     results.machine["load_average_end"] = os.getloadavg()
     return results
 
 
-def middle(rounds: list[Stats]) -> Stats:
-    """The round with the median requests/s (of two middle ones, the slower): one measurement
-    as it was taken, its latencies and CPU with it."""
-    return sorted(rounds, key=lambda stats: stats.rps)[(len(rounds) - 1) // 2]
+def by_rps(stats: Stats) -> float:
+    return stats.rps
+
+
+def by_cpu(stats: Stats) -> float:
+    """A 304 is judged by its CPU: the costlier, the worse."""
+    return -stats.cpu_ms_per_request
+
+
+def middle(rounds: list[Stats], better: Callable[[Stats], float] = by_rps) -> Stats:
+    """The median round by ``better`` (of two middle ones, the worse): one measurement as it
+    was taken, its latencies and CPU with it."""
+    return sorted(rounds, key=better)[(len(rounds) - 1) // 2]
 
 
 def idle_cores(servers: dict[str, Server], seconds: float) -> dict[str, float]:

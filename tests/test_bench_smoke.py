@@ -25,7 +25,7 @@ from bench.client import Stats, engines, load
 from bench.endpoints import sample
 from bench.peers import launch, venvs
 from bench.report import markdown
-from bench.run import Cell, Options, Results, revalidation
+from bench.run import Cell, Options, Results, by_cpu, middle, revalidation
 from bench.servers import _state, _tree, ours, running
 from service.registry import load_model, session_options
 
@@ -153,6 +153,13 @@ def test_profile_summary_counts_own_and_total_samples() -> None:
     assert table.startswith("4 samples")
     assert "| 75.0 | 75.0 | work (a.py:5) |" in table
     assert "| 25.0 | 100.0 | main (a.py:1) |" in table
+
+
+def test_a_cell_keeps_its_median_round_and_of_two_the_worse() -> None:
+    rounds = [Stats(n, 0, 1.0, 1, 2, cpu) for n, cpu in ((300, 0.3), (100, 0.2), (200, 0.5))]
+    assert middle(rounds).requests == 200 and middle(rounds[:2]).requests == 100  # by requests/s
+    # A 304 by its CPU a request (1.0, 2.0 and 2.5 ms here): the median, of two the costlier.
+    assert middle(rounds, by_cpu).requests == 100 and middle(rounds[:2], by_cpu).requests == 100
 
 
 def test_peers_only_when_asked_pinned_to_the_service_sent_text_and_sample() -> None:
