@@ -12,6 +12,7 @@ the service batches single text queries, service/batching.py.)
 """
 
 import math
+import statistics
 from typing import NamedTuple
 
 from bench.client import Stats
@@ -90,12 +91,22 @@ def goals(results: Results) -> list[Goal]:
             continue
         items, unit = (results.endpoints[endpoint][k] for k in ("items", "unit"))
         against, measured, best = baselines(cell, floor), ratios(cell, floor), ceilings(cell, floor)
+        per_round = [
+            ratios(one, turn.floor[c])
+            for turn in results.rounds
+            for one in turn.cells
+            if (one.endpoint, one.concurrency) == (endpoint, c)
+        ]
         for each in names:
             ratio = measured[each]
             detail = (
                 f"{times(ratio)} ({cell.service.rps * items:,.0f} vs "
                 f"{against[each].rps * items:,.0f} {unit}/s)"
             )
+            if per_round:  # each round's ratio, of cells side by side; the goal is their median
+                each_round = [r[each] for r in per_round]
+                ratio = statistics.median_low(each_round)
+                detail = f"{times(ratio)} (the median of {', '.join(map(times, each_round))})"
             ceiling = best.get(each)
             what = f"{name} {unit}/s vs {BASELINES.get(each, each)}, c={c}"
             shown = "-" if ceiling is None else times(ceiling)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.client import Stats
 from bench.goals import goals, rate, ratios, times
-from bench.run import Cell, Memory, Options, Results
+from bench.run import Cell, Memory, Options, Results, Round
 
 CLIENT_CAPPED = (
     " The Python client saturates near the floor's rate (wrk is not installed), so the floor and"
@@ -64,7 +64,10 @@ def _header(results: Results) -> str:
 def _rounds(rounds: int) -> str:
     if rounds == 1:
         return ""
-    return f"; every cell measured {rounds} times, in turn, each server's median kept"
+    return (
+        f"; every cell measured {rounds} times, in turn: the tables show each server's median "
+        "round, the goals the median of each ratio over the rounds"
+    )
 
 
 def _idle(cores: dict[str, float] | None) -> str:
@@ -219,7 +222,12 @@ def read(text: str) -> Results:
         revalidation=stats(raw.get("revalidation")),  # since 2026-12-05
         revalidation_floor=stats(raw.get("revalidation_floor")),  # since 2026-12-07
         pids=raw["pids"],
-    )
+        rounds=[
+            Round({int(c): stats(each) for c, each in turn["floor"].items()},
+                  [cell(each) for each in turn["cells"]])
+            for turn in raw.get("rounds", [])  # since --rounds
+        ],
+    )  # fmt: skip
 
 
 def write(results: Results, out: Path) -> tuple[Path, Path]:

@@ -7,8 +7,9 @@ only numbers taken close together are compared. Each measurement has the machine
 servers not measured are paused (SIGSTOP), since some take CPU even idle (LitServe's processes
 poll their queues); how much each takes idle is measured first and reported.
 
-With ``--rounds N`` the cells are measured N times over, round after round, and each server's
-cell keeps its median round (the 304s' pairs likewise, by CPU a request): the ratios of one round
+With ``--rounds N`` the cells are measured N times over, round after round: the tables show each
+server's median round (the 304s' pairs likewise, by CPU a request), and each goal is the median of
+its ratio over the rounds, every ratio of two cells measured side by side. The ratios of one round
 move by a tenth with the neighbours' load.
 """
 
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
+from operator import itemgetter
 from pathlib import Path
 
 import httpx2
@@ -77,6 +79,15 @@ class Memory:
 
 
 @dataclass
+class Round:
+    """One round's floor and cells, kept when a run makes several (--rounds): each goal is the
+    median over the rounds of its ratio, each ratio of cells measured side by side."""
+
+    floor: dict[int, Stats]
+    cells: list[Cell]
+
+
+@dataclass
 class Results:
     options: Options
     machine: dict[str, object]
@@ -88,6 +99,7 @@ class Results:
     revalidation: Stats | None = None  # the service's 304s to a repeated GET /sample, c=8
     revalidation_floor: Stats | None = None  # the bare server's, the same way
     pids: dict[str, int] = field(default_factory=dict)
+    rounds: list[Round] = field(default_factory=list)  # with --rounds N > 1: every round
 
 
 def run(options: Options, log: Log = print) -> Results:
@@ -149,15 +161,23 @@ def run(options: Options, log: Log = print) -> Results:
         for _ in range(options.rounds):  # whole rounds in turn: the drift hits every server alike
             for c in options.concurrency:
                 one_round(c)
+
+        def cell(key: str, c: int, pick: Callable[[list[Stats]], Stats]) -> Cell:
+            """Endpoint ``key`` at ``c`` on every server, each server's round chosen by ``pick``."""
+            service, naive, ort = (pick(rounds[who, key, c]) for who in ("service", "naive", "ort"))
+            on_peers = {peer: pick(rounds[peer, key, c]) for peer, p in peers.items()
+                        if key in p.requests}  # fmt: skip
+            return Cell(key, c, service, naive, ort, min(c, slots), on_peers)
+
         for c in options.concurrency:
             results.floor[c] = middle(rounds["bare", "text", c])
-            for key in chosen:
-                service, naive, ort = (
-                    middle(rounds[who, key, c]) for who in ("service", "naive", "ort")
-                )
-                on_peers = {peer: middle(rounds[peer, key, c]) for peer, p in peers.items()
-                            if key in p.requests}  # fmt: skip
-                results.cells.append(Cell(key, c, service, naive, ort, min(c, slots), on_peers))
+            results.cells += [cell(key, c, middle) for key in chosen]
+        if options.rounds > 1:
+            results.rounds = [
+                Round({c: rounds["bare", "text", c][r] for c in options.concurrency},
+                      [cell(key, c, itemgetter(r)) for c in options.concurrency for key in chosen])
+                for r in range(options.rounds)
+            ]  # fmt: skip
         if options.engine != "python":  # is the Python client a bottleneck? the floor says
             top = max(options.concurrency)
             with alone(servers["bare"]) as bare:

@@ -2,12 +2,14 @@
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from bench.client import Stats
+from bench.goals import goals
 from bench.history import committed, table
 from bench.report import markdown, read, write
-from bench.run import Cell, Memory, Options, Results
+from bench.run import Cell, Memory, Options, Results, Round
 
 MACHINE = {"cores": 2, "cpu": "AMD EPYC", "load_average_start": (1, 1, 1),
            "date": "2026-12-07 08:45:00 UTC", "commit": "5aab9c0", "client": "wrk", "workers": 1,
@@ -67,3 +69,19 @@ def test_history_has_a_row_per_committed_run_with_peers(tmp_path: Path) -> None:
     assert first[head.index("304, CPU ms")] == "0.090"
     assert first[head.index("RSS growth")] == "+0.9%"
     assert first[head.index("goals passed")] == "3 of 4"
+
+
+def test_with_rounds_each_goal_is_the_median_of_its_ratios_side_by_side(tmp_path: Path) -> None:
+    """Three rounds as measured on 2026-12-07: the service's /sample against LitServe's, round by
+    round 1.62x, 1.66x and 1.32x, where the ratio of each server's median round is 1.35x."""
+    results = run(litserve=253)
+    cells = [Cell("sample", 8, stats(ours), stats(100), stats(500), 2, {"litserve": stats(theirs)})
+             for ours, theirs in ((341, 210), (420, 253), (339, 257))]  # fmt: skip
+    results.rounds = [Round({8: stats(5000)}, [cell]) for cell in cells]
+    results.cells[0] = replace(results.cells[0], service=stats(341))  # the medians' cell
+    _, raw = write(results, tmp_path)
+    again = read(raw.read_text())
+    assert again.rounds == results.rounds and markdown(again) == markdown(results)
+    goal = next(g for g in goals(again) if g.short == "sample / litserve, c=8")
+    assert goal.figure == "1.62x" and goal.passed  # not 341 / 253 = 1.35x
+    assert goal.measured == "1.62x (the median of 1.62x, 1.66x, 1.32x)"
