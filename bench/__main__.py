@@ -4,7 +4,7 @@
     .venv/bin/python -m bench --soak 300      # the run in docs/benchmarks.md (20 min)
     .venv/bin/python -m bench --quick         # about a minute: 1 s per cell, a 5 s soak
     .venv/bin/python -m bench --peers         # LitServe and BentoML on text and sample too
-    .venv/bin/python -m bench --rounds 3      # every cell three times, in turn; medians kept
+    .venv/bin/python -m bench --rounds 3      # every cell three times, in turn; goals: medians
 
 The load generator is Debian's wrk where installed (`apt-get install wrk`), else a Python client
 that saturates far below the HTTP floor. Prints one line per measurement, then the tables; writes
@@ -47,7 +47,7 @@ def parse(argv: list[str]) -> Options:
         "--rounds",
         type=int,
         default=defaults.rounds,
-        help="times every cell is measured, in turn; the report keeps each server's median",
+        help="times every cell is measured, in turn; each goal is its ratio's median over them",
     )
     args = parser.parse_args(argv)
     if args.rounds < 1:

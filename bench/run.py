@@ -51,7 +51,7 @@ class Options:
     out: Path = REPO / "bench"
     command: str = "python -m bench"
     peers: bool = False  # also LitServe and BentoML, each in its venv (bench/peers/)
-    rounds: int = 1  # times every cell is measured, in turn; each server's median round is kept
+    rounds: int = 1  # times every cell is measured, in turn (the goals: each ratio's median)
 
 
 @dataclass
