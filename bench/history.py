@@ -9,7 +9,6 @@ figures are the goal rows bench/goals.py makes today from that run's numbers, as
 table would show them; a FAIL carries an asterisk.
 """
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -36,9 +35,9 @@ def table(runs: list[tuple[str, str]]) -> str:
     """A markdown row per run with the peers: when, what was measured, and every goal's figure."""
     rows, columns = [], {}
     for commit, text in reversed(runs):  # the newest run's goals, in its order, come first
-        if not json.loads(text)["options"].get("peers"):
-            continue
         results = read(text)
+        if not results.options.peers:
+            continue
         measured = [goal for goal in goals(results) if goal.passed is not None]
         for goal in measured:
             columns.setdefault(goal.short, None)

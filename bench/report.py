@@ -52,8 +52,7 @@ def _header(results: Results) -> str:
         f"{m['date']}, commit {m['commit']}. Client: {m['client']}, {o.duration} s per cell after "
         f"{o.warmup} s of warm-up{_rounds(o.rounds)}. Service: {m['workers']} worker(s), "
         f"{m['inference_slots']} inference slots, {m['ort_intra_op_threads']} intra-op thread(s) "
-        f"per session. Naive "
-        f"server: {m['naive_torch_threads']} torch thread(s). {packages}."
+        f"per session. Naive server: {m['naive_torch_threads']} torch thread(s). {packages}."
         + _idle(m.get("idle_cores"))
         + (CLIENT_CAPPED if m["client"] == "python" else "")
         + "".join(f" Peer {name}, in its own venv: {', '.join(pins)}."
