@@ -35,17 +35,26 @@ def card(settings):
 
 
 @pytest.fixture(scope="module")
-def held_out(card):
-    """The card's held-out strips, all paddings together: uint8 pixels and what they show."""
-    config = Config(**card["training"]["config"])
+def config(card):
+    return Config(**card["training"]["config"])
+
+
+@pytest.fixture(scope="module")
+def held_out_sets(card, config):
+    """The card's held-out strips, rebuilt from its config: one set a padding."""
     split = card["dataset"]["split"]
     _, unseen_q = ar.split(ar.all_queries(), split["train_fraction"], split["seed"])
     assert ar.fingerprint(unseen_q) == split["held_out_sha256"], "query split not reproducible"
-    sets, _ = evaluation_sets(config, unseen_q)
-    pixels = np.concatenate([s.pixels.numpy() for s in sets.values()])
+    return evaluation_sets(config, unseen_q)[0]
+
+
+@pytest.fixture(scope="module")
+def held_out(card, held_out_sets):
+    """The card's held-out strips, all paddings together: uint8 pixels and what they show."""
+    pixels = np.concatenate([s.pixels.numpy() for s in held_out_sets.values()])
     digest = hashlib.sha256(pixels.tobytes()).hexdigest()
     assert digest == card["dataset"]["strips"]["held_out_sha256"], "strips not reproducible"
-    return pixels, [t for s in sets.values() for t in s.texts]
+    return pixels, [t for s in held_out_sets.values() for t in s.texts]
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +93,10 @@ def test_answers_and_reads_held_out_strips(held_out, onnx_read):
 
 
 @pytest.fixture(scope="module")
-def variant_scores(card, settings, held_out):
+def variant_scores(settings, config, held_out_sets):
     """Answer exact match per way of sending a strip (:mod:`training.data.strip_variants`),
     re-measured in onnxruntime on the card's variant strips (rebuilt from its config)."""
-    config = Config(**card["training"]["config"])
-    split = card["dataset"]["split"]
-    _, unseen_q = ar.split(ar.all_queries(), split["train_fraction"], split["seed"])
-    sets = variant_sets(config, evaluation_sets(config, unseen_q)[0])
+    sets = variant_sets(config, held_out_sets)
     session = ort.InferenceSession(str(settings.models_dir / MODEL / "model.onnx"))
     scores = {}
     for variant, strips in sets.items():

@@ -27,6 +27,7 @@ from training.models.cell_writers import (
     left_align,
 )
 from training.models.seq2seq import Attention
+from training.tasks.judge import held_out_cells
 from training.tasks.writer_objectives import Config, fit_writer
 
 
@@ -55,12 +56,22 @@ def test_labelled_cells_hold_every_symbol_but_plus():
     assert (cells[labels == CELL_SYMBOLS.index("-")].max(axis=(1, 2)) > 100).all()
 
 
+def test_the_judge_can_be_measured_on_the_first_test_digits_only():
+    """A dry run measures the judge on fewer cells: the first digits, then the same extra cells."""
+    (cells, labels), digits = held_out_cells(3, 10_000, 5)
+    (few, few_labels), few_digits = held_out_cells(3, 50, 5)
+    assert (digits, few_digits) == (10_000, 50) and few.shape == (60, 28, 28)
+    assert np.array_equal(few[:50], cells[:50]) and np.array_equal(few[50:], cells[-10:])
+    assert np.array_equal(few_labels, np.r_[labels[:50], labels[-10:]])
+
+
 def test_judge_card_records_its_test_scores(tmp_path):
     main(["judge", "--dry-run", "--out", str(tmp_path / "judge")])
     card = json.loads((tmp_path / "judge" / "card.json").read_text())
     assert card["task"] == "judge" and card["symbols"] == CELL_SYMBOLS
     assert {"mnist_test_accuracy", "minus_blank_accuracy"} <= set(card["metrics"])
     assert card["metrics"]["onnx_parity_max_abs_diff"] < 1e-5
+    assert card["dataset"]["test"].startswith("MNIST test (1,000 of 10,000); 100 fresh minus")
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,14 @@ def test_split_is_disjoint_complete_and_reproducible():
     assert ar.split(ar.all_queries(), 0.25, seed=4)[0] != train
 
 
+def test_random_queries_are_the_draws_of_indices_into_all_queries():
+    """Cards' graded pairs were drawn this way: the same generator state gives the same queries."""
+    drawn = ar.random_queries(np.random.default_rng(5), 300)
+    indices = np.random.default_rng(5).integers(20_000, size=300)
+    assert drawn == [ar.all_queries()[i] for i in indices]
+    assert len(set(drawn)) > 290 and {"+", "-"} <= {q[1:-1].strip("0123456789") for q in drawn}
+
+
 def test_fingerprint_ignores_order_but_not_content():
     queries = ar.all_queries()[:100]
     assert ar.fingerprint(queries) == ar.fingerprint(queries[::-1])

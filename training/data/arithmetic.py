@@ -25,6 +25,12 @@ def all_queries() -> list[str]:
     ]
 
 
+def random_queries(rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` queries drawn uniformly from :func:`all_queries`, with replacement."""
+    every = all_queries()
+    return [every[i] for i in rng.integers(len(every), size=n)]
+
+
 def answer(query: str) -> str:
     """The answer to a canonical query, computed by Python arithmetic."""
     op_at = query.index("+") if "+" in query else query.index("-", 1)

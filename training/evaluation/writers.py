@@ -95,7 +95,7 @@ def diversity(model: Renderer, latent: int, rng: np.random.Generator) -> dict[st
 def grade(model: Renderer, latent: int, judge: GlyphJudge, held_out: list[str]) -> dict:
     """The judge's verdict on random (query, seed) pairs, over all queries and held-out ones."""
     rng = np.random.default_rng(12345)
-    queries = [ar.all_queries()[i] for i in rng.integers(20_000, size=GRADED_PAIRS)]
+    queries = ar.random_queries(rng, GRADED_PAIRS)
     seeds = [int(s) for s in rng.integers(2**31, size=GRADED_PAIRS + len(held_out))]
     images = render(model, queries, seeds[:GRADED_PAIRS], latent)
     unseen = render(model, held_out, seeds[GRADED_PAIRS:], latent)

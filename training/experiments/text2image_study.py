@@ -64,7 +64,7 @@ def compare(
     trained = {name: (model, history) for name, model, history in done}
     speller = trained.pop("speller")[0].eval()
     judge, rng = GlyphJudge(), np.random.default_rng(2024)
-    queries = [ar.all_queries()[i] for i in rng.integers(20_000, size=GRADED)]
+    queries = ar.random_queries(rng, GRADED)
     seeds = [int(s) for s in rng.integers(2**31, size=GRADED)]
     results = []
     for name, (model, history) in trained.items():

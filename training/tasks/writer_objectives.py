@@ -61,8 +61,12 @@ def make_teacher(config: Config, launch: Launch) -> nn.Module:
     It is trained here, on the generator's own data sources, with its own seed and half the judge's
     width: a different network from the judge, which must never take part in training.
     """
-    # scored once, at the end (its 12,000 held-out cells cost a dry run 10 s a scoring)
-    teacher_config = JudgeConfig(epochs=2, seed=config.seed + 100, width=16, eval_every=2)
+    # scored once, at the end, for the log only: on 1,200 held-out cells, not the judge's 12,000
+    # (10 s of a dry run); its scores take no part in training, so the writer stays the same
+    teacher_config = JudgeConfig(
+        epochs=2, seed=config.seed + 100, width=16, eval_every=2,
+        held_out_digits=1000, held_out_extra=100,
+    )  # fmt: skip
     teacher, _, _ = fit_judge(teacher_config, launch, name="teacher")
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
