@@ -131,6 +131,17 @@ def test_switch_interval_loads_one_service_per_interval(capsys) -> None:
         switch_interval.main(["--intervals", "0"])
 
 
+def test_overhead_loads_the_three_services_sending_the_same_picture(capsys) -> None:
+    from bench import overhead
+
+    overhead.main(["--seconds", "1", "--rounds", "1"])  # exits if their pictures differ
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if "|" in line]
+    assert [row[1].strip() for row in rows[2:]] == list(overhead.VARIANTS)
+    assert all(float(row[2].replace(",", "")) > 0 and float(row[3]) > 0 for row in rows[2:])
+    with pytest.raises(SystemExit):
+        overhead.main(["--rounds", "0"])
+
+
 def test_in_process_drives_each_fast_path_and_its_route(capsys) -> None:
     """Every request is checked for its status (200, or 304 for the revalidations) as it runs."""
     from bench import in_process

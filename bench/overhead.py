@@ -1,0 +1,134 @@
+"""`python -m bench.overhead`: what `GET /sample` costs the service beyond its model, over HTTP.
+
+In each service started here the model's runs are replaced by their cached outputs (the first
+run for each input shape is real, later ones return the same arrays), so what a request costs is
+the service's own work: HTTP, the fast path, the latents, the hop to a slot's thread, tiling and
+the PNG. The model's own cost, and its noise on a shared machine, are out of the reading. Three
+services, loaded in turns over ``--rounds``:
+
+- ``outputs cached``: the service as it serves, but for the model;
+- ``PNG cached too``: the picture made once and sent again: what tiling and encoding cost;
+- ``on the event loop``: a slot's work done on the event loop's thread: what the threads cost.
+
+Beside requests/s and CPU ms a request (from /proc), the context switches a request, every
+thread's, voluntary or not: NumPy, ISA-L and zlib let go of the GIL in each call over a few
+hundred elements, and a thread that lets go under load waits for it to come back.
+
+    .venv/bin/python -m bench.overhead --rounds 3
+"""
+
+import argparse
+import runpy
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx2
+
+from bench import client
+from bench.endpoints import ENDPOINTS
+from bench.servers import Launch, Server, running
+
+VARIANTS = ("outputs cached", "PNG cached too", "on the event loop")
+LAUNCHER = "import sys; from bench.overhead import serve; serve(sys.argv[1])"
+
+
+def cache_runs() -> None:
+    """Each model answers the first input of each shape for real, then the same arrays."""
+    from service.registry import LoadedModel
+
+    run, outputs = LoadedModel.run, {}
+
+    def cached(self: LoadedModel, feeds: dict, *args: object, **kwargs: object) -> list:
+        key = (self.name, *((name, value.shape) for name, value in feeds.items()))
+        if key not in outputs:
+            outputs[key] = run(self, feeds, *args, **kwargs)
+        return outputs[key]
+
+    LoadedModel.run = cached
+
+
+def cache_pictures() -> None:
+    """`/sample`'s picture made once for each grid and scale, then sent again."""
+    from service.api import generate
+
+    grid, pictures = generate.grid, {}
+
+    def cached(chosen, z, columns, scale, metrics) -> bytes:  # noqa: ANN001 (grid's own)
+        key = (chosen.name, z.shape, columns, scale)
+        if key not in pictures:
+            pictures[key] = grid(chosen, z, columns, scale, metrics)
+        chosen.run({"z": z})  # the cached run, as the service would make it
+        return pictures[key]
+
+    generate.grid = cached
+
+
+def work_on_the_loop() -> None:
+    """A slot's work done at once on the event loop's thread: no hop, no other thread."""
+    from service.slots import InferenceSlots
+
+    async def run(self: InferenceSlots, work: Callable, *args: object, **kwargs: object) -> object:
+        return work(*args, **kwargs)
+
+    InferenceSlots.run = run
+
+
+def serve(variant: str) -> None:
+    """`python -m service` with ``variant``'s changes (run in the server's process)."""
+    cache_runs()
+    if variant == "PNG cached too":
+        cache_pictures()
+    elif variant == "on the event loop":
+        work_on_the_loop()
+    runpy.run_module("service", run_name="__main__", alter_sys=True)
+
+
+def switches(server: Server) -> int:
+    """Context switches so far of every thread of the server's process."""
+    total = 0
+    for status in Path(f"/proc/{server.process.pid}/task").glob("*/status"):
+        for line in status.read_text().splitlines():
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.overhead", description=__doc__)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=8, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of the three services")
+    args = parser.parse_args(argv)
+    if min(args.concurrency, args.seconds, args.rounds) < 1:
+        parser.error("--concurrency, --seconds and --rounds take 1 or more")
+    request = ENDPOINTS["sample"]().request
+    engine = client.engines()[0]
+    launches = {v: Launch([sys.executable, "-c", LAUNCHER, v]) for v in VARIANTS}
+    readings: dict[str, list[tuple[float, float, float]]] = {v: [] for v in VARIANTS}
+    with tempfile.TemporaryDirectory() as logs, running(launches, Path(logs)) as servers:
+        sent = {httpx2.get(server.url + request.path).content for server in servers.values()}
+        if len(sent) != 1:  # the caching must not change the answer
+            raise SystemExit(f"{request.path}: the services send different bytes")
+        for _ in range(args.rounds):
+            for variant, server in servers.items():
+                client.load(engine, server.url, [request], args.concurrency, 1)  # warm
+                cpu, switched = server.cpu_seconds(), switches(server)
+                stats = client.load(engine, server.url, [request], args.concurrency, args.seconds)
+                cpu, switched = server.cpu_seconds() - cpu, switches(server) - switched
+                n = max(stats.requests, 1)
+                readings[variant].append((stats.rps, cpu / n * 1e3, switched / n))
+    print(f"`{request.method} {request.path}`, model runs cached, c={args.concurrency}, "
+          f"{args.seconds} s a measurement, {args.rounds} rounds ({engine}): each figure the "
+          "median of its rounds\n")  # fmt: skip
+    print("| service | requests/s | CPU ms a request | context switches a request |")
+    print("|---|---:|---:|---:|")
+    for variant, rows in readings.items():
+        rps, cpu, switched = (statistics.median(column) for column in zip(*rows, strict=True))
+        print(f"| {variant} | {rps:,.0f} | {cpu:.3f} | {switched:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
