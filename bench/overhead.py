@@ -30,6 +30,9 @@ import httpx2
 from bench import client
 from bench.endpoints import ENDPOINTS
 from bench.servers import Launch, Server, running
+from service.api import generate
+from service.registry import LoadedModel
+from service.slots import InferenceSlots
 
 VARIANTS = ("outputs cached", "PNG cached too", "on the event loop")
 LAUNCHER = "import sys; from bench.overhead import serve; serve(sys.argv[1])"
@@ -37,8 +40,6 @@ LAUNCHER = "import sys; from bench.overhead import serve; serve(sys.argv[1])"
 
 def cache_runs() -> None:
     """Each model answers the first input of each shape for real, then the same arrays."""
-    from service.registry import LoadedModel
-
     run, outputs = LoadedModel.run, {}
 
     def cached(self: LoadedModel, feeds: dict, *args: object, **kwargs: object) -> list:
@@ -52,11 +53,9 @@ def cache_runs() -> None:
 
 def cache_pictures() -> None:
     """`/sample`'s picture made once for each grid and scale, then sent again."""
-    from service.api import generate
-
     grid, pictures = generate.grid, {}
 
-    def cached(chosen, z, columns, scale, metrics) -> bytes:  # noqa: ANN001 (grid's own)
+    def cached(chosen, z, columns, scale, metrics) -> bytes:  # grid's own arguments
         key = (chosen.name, z.shape, columns, scale)
         if key not in pictures:
             pictures[key] = grid(chosen, z, columns, scale, metrics)
@@ -68,7 +67,6 @@ def cache_pictures() -> None:
 
 def work_on_the_loop() -> None:
     """A slot's work done at once on the event loop's thread: no hop, no other thread."""
-    from service.slots import InferenceSlots
 
     async def run(self: InferenceSlots, work: Callable, *args: object, **kwargs: object) -> object:
         return work(*args, **kwargs)

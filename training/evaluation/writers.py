@@ -75,7 +75,8 @@ def diversity(model: Renderer, latent: int, rng: np.random.Generator) -> dict[st
     latent; random MNIST test digits of that class differ by writer. A ratio near 1 means the
     seeds vary the handwriting about as much as different people do.
     """
-    queries = [ar.all_queries()[i] for i in rng.choice(20_000, DIVERSITY_QUERIES, replace=False)]
+    every = ar.all_queries()
+    queries = [every[i] for i in rng.choice(len(every), DIVERSITY_QUERIES, replace=False)]
     seeds = list(range(DIVERSITY_SEEDS))
     groups: dict[int, list[float]] = {d: [] for d in range(10)}
     for query in queries:

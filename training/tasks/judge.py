@@ -81,7 +81,8 @@ def held_out_cells(
 ) -> tuple[tuple[np.ndarray, np.ndarray], int]:
     """The first ``digits`` MNIST test digits, then ``extra`` fresh minus (test glyph family) and
     ``extra`` blank cells; and how many digits there are."""
-    cells, labels = labelled_cells("test", np.random.default_rng(seed), extra, ("test",), False)
+    rng = np.random.default_rng(seed)
+    cells, labels = labelled_cells("test", rng, extra, ("test",), shuffle=False)
     digits = min(digits, len(cells) - 2 * extra)
     keep = np.r_[:digits, len(cells) - 2 * extra : len(cells)]
     return (cells[keep], labels[keep]), digits
