@@ -114,6 +114,9 @@ def variant_scores(settings, config, held_out_sets):
     return scores
 
 
+# 10,000 strips through the committee at about 8 CPU ms each: 90 s of one test process, an eighth
+# of `make test`. The HTTP tests below check every way of sending against the card by default.
+@pytest.mark.long
 def test_every_way_of_sending_is_read_within_a_point_of_clean(
     card, held_out, onnx_read, variant_scores
 ):
