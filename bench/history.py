@@ -6,7 +6,8 @@ ratio moved with the service's changes and with the machine it ran on.
 Each commit that changed bench/results.json holds one run's numbers; only runs with the peers
 (`python -m bench --peers`) are listed, since the goals compare the service with them. A row's
 figures are the goal rows bench/goals.py makes today from that run's numbers, as the report's goal
-table would show them; a FAIL carries an asterisk.
+table would show them (with ``--rounds``, each the median over the rounds); a FAIL carries an
+asterisk.
 """
 
 import subprocess
@@ -43,11 +44,11 @@ def table(runs: list[tuple[str, str]]) -> str:
             columns.setdefault(goal.short, None)
         figures = {goal.short: goal.figure + ("" if goal.passed else "*") for goal in measured}
         passed = sum(bool(goal.passed) for goal in measured)
-        m = results.machine
-        rows.append((f"{m['date'][:16]} | {m['commit']} | {commit} | {m['cpu']} | "
+        m, rounds = results.machine, results.options.rounds
+        rows.append((f"{m['date'][:16]} | {m['commit']} | {commit} | {m['cpu']} | {rounds} | "
                      f"{passed} of {len(measured)}", figures))  # fmt: skip
-    head = ["run (UTC)", "service at", "committed in", "CPU", "goals passed", *columns]
-    lines = ["| " + " | ".join(head) + " |", "|---" * 5 + "|---:" * len(columns) + "|"]
+    head = ["run (UTC)", "service at", "committed in", "CPU", "rounds", "goals passed", *columns]
+    lines = ["| " + " | ".join(head) + " |", "|---" * 6 + "|---:" * len(columns) + "|"]
     lines += [f"| {run} | " + " | ".join(f.get(c, "-") for c in columns) + " |"
               for run, f in reversed(rows)]  # fmt: skip
     return "\n".join(lines)

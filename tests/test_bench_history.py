@@ -55,7 +55,8 @@ def test_history_has_a_row_per_committed_run_with_peers(tmp_path: Path) -> None:
     git("init", "-q")
     commit(run(litserve=300))  # 1.33x LitServe: below 1.6x
     commit(run(litserve=200, peers=False))  # no peers: not a row
-    commit(run(litserve=200))  # 2.00x
+    three = Options(endpoints=("sample",), concurrency=(8,), peers=True, rounds=3)
+    commit(replace(run(litserve=200), options=three))  # 2.00x, its rounds not kept here
     runs = committed(tmp_path)
     assert len(runs) == 3 and json.loads(runs[0][1])["cells"][0]["peers"]["litserve"]
     lines = table(runs).splitlines()
@@ -69,6 +70,7 @@ def test_history_has_a_row_per_committed_run_with_peers(tmp_path: Path) -> None:
     assert first[head.index("304, CPU ms")] == "0.090"
     assert first[head.index("RSS growth")] == "+0.9%"
     assert first[head.index("goals passed")] == "3 of 4"
+    assert (first[head.index("rounds")], last[head.index("rounds")]) == ("1", "3")
 
 
 def test_with_rounds_each_goal_is_the_median_of_its_ratios_side_by_side(tmp_path: Path) -> None:
