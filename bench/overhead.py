@@ -10,9 +10,11 @@ services, loaded in turns over ``--rounds``:
 - ``PNG cached too``: the picture made once and sent again: what tiling and encoding cost;
 - ``on the event loop``: a slot's work done on the event loop's thread: what the threads cost.
 
-Beside requests/s and CPU ms a request (from /proc), the context switches a request, every
-thread's, voluntary or not: NumPy, ISA-L and zlib let go of the GIL in each call over a few
-hundred elements, and a thread that lets go under load waits for it to come back.
+Beside requests/s and CPU ms a request (from /proc), the share of it spent on the event loop's
+thread (HTTP, the fast path, the latents, handing the work over and taking the answer back), and
+the context switches a request, every thread's, voluntary or not: NumPy, ISA-L and zlib let go of
+the GIL in each call over a few hundred elements, and a thread that lets go under load waits for
+it to come back.
 
     .venv/bin/python -m bench.overhead --rounds 3
 """
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     request = ENDPOINTS["sample"]().request
     engine = client.engines()[0]
     launches = {v: Launch([sys.executable, "-c", LAUNCHER, v]) for v in VARIANTS}
-    readings: dict[str, list[tuple[float, float, float]]] = {v: [] for v in VARIANTS}
+    readings: dict[str, list[tuple[float, float, float, float]]] = {v: [] for v in VARIANTS}
     with tempfile.TemporaryDirectory() as logs, running(launches, Path(logs)) as servers:
         sent = {httpx2.get(server.url + request.path).content for server in servers.values()}
         if len(sent) != 1:  # the caching must not change the answer
@@ -113,19 +115,21 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.rounds):
             for variant, server in servers.items():
                 client.load(engine, server.url, [request], args.concurrency, 1)  # warm
-                cpu, switched = server.cpu_seconds(), switches(server)
+                before = server.cpu_seconds(), server.loop_cpu_seconds(), switches(server)
                 stats = client.load(engine, server.url, [request], args.concurrency, args.seconds)
-                cpu, switched = server.cpu_seconds() - cpu, switches(server) - switched
+                after = server.cpu_seconds(), server.loop_cpu_seconds(), switches(server)
+                cpu, loop, switched = (b - a for a, b in zip(before, after, strict=True))
                 n = max(stats.requests, 1)
-                readings[variant].append((stats.rps, cpu / n * 1e3, switched / n))
+                readings[variant].append((stats.rps, cpu / n * 1e3, loop / n * 1e3, switched / n))
     print(f"`{request.method} {request.path}`, model runs cached, c={args.concurrency}, "
           f"{args.seconds} s a measurement, {args.rounds} rounds ({engine}): each figure the "
           "median of its rounds\n")  # fmt: skip
-    print("| service | requests/s | CPU ms a request | context switches a request |")
-    print("|---|---:|---:|---:|")
+    print("| service | requests/s | CPU ms a request | of it, the event loop's thread "
+          "| context switches a request |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|")
     for variant, rows in readings.items():
-        rps, cpu, switched = (statistics.median(column) for column in zip(*rows, strict=True))
-        print(f"| {variant} | {rps:,.0f} | {cpu:.3f} | {switched:.1f} |")
+        rps, cpu, loop, switched = (statistics.median(col) for col in zip(*rows, strict=True))
+        print(f"| {variant} | {rps:,.0f} | {cpu:.3f} | {loop:.3f} | {switched:.1f} |")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,11 @@ class Server:
         """User + system CPU time used so far by the server and its worker processes."""
         return sum(_cpu_seconds(pid) for pid in _tree(self.process.pid))
 
+    def loop_cpu_seconds(self) -> float:
+        """CPU time used so far by the process's first thread, where a one-worker uvicorn runs
+        the event loop (its id is the process's)."""
+        return _cpu_seconds(self.process.pid, thread=self.process.pid)
+
     def wait_ready(self, deadline: float) -> None:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -197,11 +202,12 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _stat(pid: int) -> list[str]:
-    """The fields of ``/proc/<pid>/stat`` after the command name (which may hold spaces): the
-    state first; none once the process is gone."""
+def _stat(pid: int, thread: int | None = None) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` (or of one of its threads) after the command name
+    (which may hold spaces): the state first; none once the process is gone."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(path).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return []
 
@@ -228,7 +234,7 @@ def _vm_rss(pid: int) -> int:
     return int(line.split()[1])
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = _stat(pid)
+def _cpu_seconds(pid: int, thread: int | None = None) -> float:
+    fields = _stat(pid, thread)
     ticks = int(fields[11]) + int(fields[12]) if fields else 0  # utime + stime
     return ticks / os.sysconf("SC_CLK_TCK")
