@@ -11,7 +11,9 @@ services, loaded in turns over ``--rounds``:
 - ``on the event loop``: a slot's work done on the event loop's thread: what the threads cost.
 
 Beside requests/s and CPU ms a request (from /proc), the share of it spent on the event loop's
-thread (HTTP, the fast path, the latents, handing the work over and taking the answer back), and
+thread (HTTP, the fast path, the latents, handing the work over and taking the answer back; the
+kernel counts a thread's and the process's time in clock ticks, so with all the work on that
+thread the two may differ by a tick's share, a percent or two), and
 the context switches a request, every thread's, voluntary or not: NumPy, ISA-L and zlib let go of
 the GIL in each call over a few hundred elements, and a thread that lets go under load waits for
 it to come back.
