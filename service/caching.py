@@ -12,7 +12,7 @@ something else (RFC 9110 13.1.2: a 412, for requests that change state).
 
 import hashlib
 import json
-from typing import Any
+from typing import NamedTuple
 
 from fastapi import Request, Response, status
 from starlette.types import Scope
@@ -54,6 +54,8 @@ def holds(request: Request, tag: str) -> bool:
 def names(if_none_match: str, tag: str) -> bool:
     """Whether an ``If-None-Match`` value names ``tag`` (or is ``*``), compared weakly as
     RFC 9110 13.1.2 asks: ``W/"x"`` matches ``"x"``."""
+    if if_none_match == tag:  # what a client sends back most often: the tag alone
+        return True
     tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
     return "*" in tags or tag in tags
 
@@ -61,6 +63,15 @@ def names(if_none_match: str, tag: str) -> bool:
 def not_modified(tag: str) -> Response:
     """304: the client's copy is the answer; no body, the same validators."""
     return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers(tag))
+
+
+class Issued(NamedTuple):
+    """A tagged URL's record: its tag, the template of the route that answered it (what the
+    metrics and the access line name) and its 304's validators, encoded once."""
+
+    tag: str
+    route: str | None
+    headers: tuple[tuple[bytes, bytes], ...]
 
 
 class IssuedTags:
@@ -76,7 +87,7 @@ class IssuedTags:
     longest = 512  # bytes of path and query string
 
     def __init__(self) -> None:
-        self._tags: dict[tuple[str, bytes], tuple[str, Any]] = {}
+        self._tags: dict[tuple[str, bytes], Issued] = {}
 
     def issue(self, scope: Scope, tag: str) -> str:
         """Remember that the URL of the request of ``scope`` is answered with ``tag``; returns
@@ -85,10 +96,12 @@ class IssuedTags:
         if len(key[0]) + len(key[1]) <= self.longest and key not in self._tags:
             if len(self._tags) >= self.limit:
                 del self._tags[next(iter(self._tags))]
-            self._tags[key] = (tag, scope.get("route"))
+            route = getattr(scope.get("route"), "path", None)
+            validators = ((b"etag", tag.encode()), (b"cache-control", CACHE_CONTROL.encode()))
+            self._tags[key] = Issued(tag, route, validators)
         return tag
 
-    def get(self, path: str, query_string: bytes) -> tuple[str, Any] | None:
+    def get(self, path: str, query_string: bytes) -> Issued | None:
         """The tag and route of the URL, if it has been answered."""
         return self._tags.get((path, query_string))
 

@@ -12,6 +12,7 @@ each, side by side).
 from dataclasses import dataclass, field
 
 from service.access_log import AccessLog
+from service.accounting import Accounting
 from service.batching import Batcher
 from service.caching import IssuedTags
 from service.metrics import Metrics
@@ -26,7 +27,7 @@ class AppContext:
     registry: Registry
     metrics: Metrics
     slots: InferenceSlots
-    access: AccessLog | None  # None when the log level is above info
+    accounting: Accounting  # each request's metrics and access line
     # Per model, made at its first single text query or render; emptied at each start of the app,
     # as a batcher belongs to one event loop.
     batchers: dict[str, Batcher] = field(default_factory=dict)
@@ -40,4 +41,5 @@ class AppContext:
         slots = InferenceSlots(settings.max_concurrent_inference)
         logs = settings.log_level in ("info", "debug")
         access = AccessLog(settings.log_json) if logs else None
-        return cls(settings, Registry(), Metrics(), slots, access)
+        metrics = Metrics()
+        return cls(settings, Registry(), metrics, slots, Accounting(metrics, access))

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import Receive, Scope, Send
 
 from service import fast_path, image_fast_path, revalidation
 from service.api import routers, solve
@@ -33,9 +33,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         context.registry.close()  # /ready answers 503 from here on
+        context.accounting.flush()
         context.metrics.close()
-        if context.access is not None:
-            context.access.flush()
 
 
 # FastAPI's own OpenTelemetry, all parts off: with them on, every request first asks the
@@ -45,12 +44,14 @@ TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_s
 
 
 class App(FastAPI):
-    """FastAPI with revalidations of tagged URLs answered ahead of its whole middleware stack,
-    error middleware included (service/revalidation.py)."""
+    """FastAPI with revalidations of tagged URLs answered before it (service/revalidation.py).
+    Not with OpenTelemetry on: there every request goes through FastAPI, to get its span."""
 
-    def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
-        return revalidation.RevalidationFastPath(stack, self.state.context)
+    revalidations: revalidation.Revalidations | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.revalidations is None or not await self.revalidations.answered(scope, send):
+            await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     context = AppContext.create(settings)
     app.state.context = context
+    if not settings.opentelemetry:
+        app.revalidations = revalidation.Revalidations(context)
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
@@ -80,8 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(fast_path.SingleQueryFastPath, context=context, route=solve.route)
     app.add_middleware(
         RequestMiddleware,
-        metrics=context.metrics,
-        access=context.access,
+        accounting=context.accounting,
         max_bytes=settings.max_body_bytes,
         timeout=settings.request_timeout_seconds,
     )

@@ -20,8 +20,8 @@ around ``send``.
   alone gets a task. asyncio only, as uvicorn is.
 - **Metrics and access line**: reported once, when the last body byte is handed to the server (a
   request answered by the timeout is reported then, not when its abandoned handler returns), or
-  as the 500 the server sends if the app fails first. Routes are labelled by template, unmatched
-  paths share one label.
+  as the 500 the server sends if the app fails first, to service/accounting.py, which does both
+  in batches. Routes are labelled by template, unmatched paths share one label.
 """
 
 import asyncio
@@ -33,30 +33,12 @@ import time
 from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.access_log import AccessLog
+from service.accounting import Accounting
 from service.logs import request_id
-from service.metrics import UNMATCHED, Metrics
 
 _UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))  # the version and variant bits
 _UUID4_SET = (0x4 << 76) | (0x2 << 62)  # version 4, variant 10 (RFC 9562)
 _USABLE_ID = re.compile(rb"[\x21-\x7e]{1,128}")  # visible ASCII, bounded: it is echoed and logged
-
-
-def account(
-    metrics: Metrics,
-    access: AccessLog | None,
-    scope: Scope,
-    route: str | None,
-    code: int,
-    seconds: float,
-    current: str,
-) -> None:
-    """Count and time a request, and write its access line: the last step of every request,
-    this middleware's or a revalidation's (service/revalidation.py)."""
-    method = scope["method"]
-    metrics.observe(method, route or UNMATCHED, code, seconds)
-    if access is not None:
-        access(method, route or scope["path"], code, seconds, current)
 
 
 def choose_request_id(sent: bytes | None) -> str:
@@ -73,11 +55,12 @@ def new_request_id() -> str:
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, access: AccessLog | None, max_bytes: int,
-                 timeout: float) -> None:  # fmt: skip
+    def __init__(
+        self, app: ASGIApp, accounting: Accounting, max_bytes: int, timeout: float
+    ) -> None:
         self.app = app
-        self.metrics = metrics
-        self.access = access
+        self.metrics = accounting.metrics  # for the requests in flight
+        self.accounting = accounting
         self.max_bytes = max_bytes
         self.timeout = timeout
 
@@ -106,7 +89,7 @@ class RequestMiddleware:
                 # Starlette's router stores the matched route in the (shared) scope.
                 route = getattr(scope.get("route"), "path", None)
                 seconds = time.perf_counter() - start
-                account(self.metrics, self.access, scope, route, code, seconds, current)
+                self.accounting(scope, route, code, seconds, current)
 
         async def deliver(message: Message) -> None:
             nonlocal code

@@ -26,8 +26,8 @@ def client(settings: Settings) -> Iterator[TestClient]:
     lines are dropped (a batch flushed between tests would escape pytest's capture);
     tests/test_service_logs.py catches and checks them."""
     app = create_app(settings)
-    if app.state.context.access is not None:
-        app.state.context.access.write = lambda text: None
+    if app.state.context.accounting.access is not None:
+        app.state.context.accounting.access.write = lambda text: None
     with TestClient(app) as started:
         yield started
 

@@ -145,6 +145,19 @@ def test_overhead_loads_the_three_services_sending_the_same_picture(capsys) -> N
         overhead.main(["--rounds", "0"])
 
 
+def test_versions_loads_a_revision_beside_the_working_tree(capsys) -> None:
+    from bench import versions
+
+    versions.main(["HEAD", "--seconds", "1", "--rounds", "1"])
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if "|" in line]
+    assert [row[1].strip() for row in rows[2:]] == list(versions.LOADS)  # no errors noted
+    assert all(float(row[i]) > 0 for row in rows[2:] for i in (3, 5))
+    with pytest.raises(SystemExit, match="not a valid object name"):
+        versions.main(["no-such-revision"])
+    with pytest.raises(SystemExit):
+        versions.main(["HEAD", "--rounds", "0"])
+
+
 def test_in_process_drives_each_fast_path_and_its_route(capsys) -> None:
     """Every request is checked for its status (200, or 304 for the revalidations) as it runs."""
     from bench import in_process

@@ -100,8 +100,10 @@ def corpus_passes(passes: int) -> dict[str, Any]:
     """Run by the test below in a child process: the answers to normal requests before and after
     ``passes`` runs of the corpus, and the resident bytes after each pass."""
     app = create_app(Settings())
-    if app.state.context.access is not None:
-        app.state.context.access.write = lambda text: None  # as tests/conftest.py's client
+    if app.state.context.accounting.access is not None:
+        app.state.context.accounting.access.write = lambda text: (
+            None
+        )  # as tests/conftest.py's client
     with TestClient(app) as client:
         before = normal_answers(client)
         resident = []

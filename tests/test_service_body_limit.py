@@ -5,6 +5,7 @@ import pytest
 from fastapi import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
+from service.accounting import Accounting
 from service.metrics import Metrics
 from service.middleware import RequestMiddleware
 
@@ -26,7 +27,9 @@ def run(headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> None:
     async def send(message: Message) -> None:
         raise AssertionError("the test app sends nothing")
 
-    middleware = RequestMiddleware(read_whole_body, Metrics(), None, max_bytes=10, timeout=30)
+    middleware = RequestMiddleware(
+        read_whole_body, Accounting(Metrics(), None), max_bytes=10, timeout=30
+    )
     scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
     anyio.run(middleware, scope, receive, send)
 

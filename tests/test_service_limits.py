@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
+from service.accounting import Accounting
 from service.main import create_app
 from service.metrics import Metrics
 from service.middleware import RequestMiddleware
@@ -111,7 +112,9 @@ def run_middleware(
 
     async def main() -> None:
         with anyio.fail_after(5):
-            middleware = RequestMiddleware(app, Metrics(), None, max_bytes=1024, timeout=seconds)
+            middleware = RequestMiddleware(
+                app, Accounting(Metrics(), None), max_bytes=1024, timeout=seconds
+            )
             await middleware(
                 {"type": "http", "method": "GET", "path": "/", "headers": []}, receive, send
             )
@@ -172,7 +175,9 @@ def test_a_cancellation_other_than_the_timeouts_goes_on() -> None:
         sent.append(message)
 
     async def main() -> None:
-        middleware = RequestMiddleware(waiting, Metrics(), None, max_bytes=1024, timeout=30)
+        middleware = RequestMiddleware(
+            waiting, Accounting(Metrics(), None), max_bytes=1024, timeout=30
+        )
         request = asyncio.create_task(middleware(
             {"type": "http", "method": "GET", "path": "/", "headers": []}, receive, record
         ))  # fmt: skip

@@ -6,16 +6,20 @@ import json
 import logging
 import re
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from metric_samples import metric_value
 
-from service import access_log
+import service.accounting
 from service.access_log import AccessLog
+from service.accounting import Accounting
 from service.logs import JsonFormatter
 from service.main import create_app
+from service.metrics import Metrics
 from service.middleware import new_request_id
 from service.settings import Settings
 
@@ -41,9 +45,10 @@ class JsonLines(logging.Handler):
 @pytest.fixture
 def logged(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[JsonLines]:
     handler = JsonLines()
-    client.app.state.context.access.flush()  # earlier tests' lines, still batched, are not ours
-    monkeypatch.setattr(client.app.state.context.access, "write", handler.access_text.append)
-    monkeypatch.setattr(access_log, "BATCH_LINES", 1)  # each line written as it comes
+    accounting = client.app.state.context.accounting
+    accounting.flush()  # earlier tests' lines, still batched, are not ours
+    monkeypatch.setattr(accounting.access, "write", handler.access_text.append)
+    monkeypatch.setattr(service.accounting, "BATCH", 1)  # each line written as it comes
     logger = logging.getLogger("genseq")
     level = logger.level
     logger.addHandler(handler)
@@ -137,36 +142,52 @@ def test_access_lines_have_the_json_formatters_keys_and_escape_what_json_needs(
     assert list(line) == list(json.loads(JsonFormatter().format(record)))
 
 
-def test_access_lines_are_written_in_batches_on_the_event_loop() -> None:
+def test_requests_are_accounted_in_batches_on_the_event_loop() -> None:
     written: list[str] = []
-    log = AccessLog(json_lines=True, write=written.append)
+    metrics = Metrics()
+    account = Accounting(metrics, AccessLog(json_lines=True, write=written.append))
+    scope = {"method": "GET", "path": "/health"}
+
+    def counted() -> float:
+        return (
+            metrics.registry.get_sample_value(
+                "genseq_http_requests_total", {"method": "GET", "route": "/health", "status": "200"}
+            )
+            or 0.0
+        )
 
     async def serve() -> None:
         for _ in range(3):
-            log("GET", "/health", 200, 0.001, "id")
-        assert written == []  # waiting for more lines or the timer
-        await asyncio.sleep(access_log.BATCH_SECONDS * 2)
-        assert len(written) == 1 and written[0].count("\n") == 3
-        for _ in range(access_log.BATCH_LINES):
-            log("GET", "/health", 200, 0.001, "id")
-        assert len(written) == 2  # a full batch goes at once
+            account(scope, "/health", 200, 0.001, "id")
+        assert written == [] and counted() == 0  # waiting for more requests or the timer
+        await asyncio.sleep(service.accounting.BATCH_SECONDS * 2)
+        assert len(written) == 1 and written[0].count("\n") == 3 and counted() == 3
+        for _ in range(service.accounting.BATCH):
+            account(scope, "/health", 200, 0.001, "id")
+        assert len(written) == 2 and counted() == 3 + service.accounting.BATCH  # a full batch
 
     asyncio.run(serve())
-    log("GET", "/health", 200, 0.001, "id")  # no event loop: at once
+    account(scope, "/health", 200, 0.001, "id")  # no event loop: at once
     assert len(written) == 3 and all(json.loads(x) for x in "".join(written).splitlines())
 
 
+def test_a_scrape_counts_the_requests_still_in_a_batch(client: TestClient) -> None:
+    before = metric_value(client, "genseq_http_requests_total", route="/health")
+    for _ in range(3):
+        assert client.get("/health").status_code == 200
+    assert metric_value(client, "genseq_http_requests_total", route="/health") == before + 3
+
+
 def test_plain_access_lines_follow_the_plain_format() -> None:
-    written: list[str] = []
-    AccessLog(json_lines=False, write=written.append)("GET", "/health", 200, 0.00123, "abc")
+    line = AccessLog(json_lines=False).line(time.time(), "GET", "/health", 200, 0.00123, "abc")
     stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
     plain = stamp + r" INFO genseq.access GET /health 200 1.2 ms request_id=abc\n"
-    assert re.fullmatch(plain, written[0])
+    assert re.fullmatch(plain, line)
 
 
 def test_no_access_line_above_the_info_level() -> None:
-    assert create_app(Settings(log_level="warning")).state.context.access is None
-    assert create_app(Settings(log_level="debug")).state.context.access is not None
+    assert create_app(Settings(log_level="warning")).state.context.accounting.access is None
+    assert create_app(Settings(log_level="debug")).state.context.accounting.access is not None
 
 
 def test_new_request_ids_are_distinct_version_4_uuids_in_hex() -> None:

@@ -15,4 +15,5 @@ router = APIRouter(tags=["operations"])
 )
 async def metrics(ctx: ContextDep) -> Response:
     """Request counts and latency per route and status; inference time per model."""
+    ctx.accounting.flush()  # the requests finished so far, some still in a batch
     return Response(ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)
