@@ -172,10 +172,11 @@ def test_requests_are_accounted_in_batches_on_the_event_loop() -> None:
 
 
 def test_a_scrape_counts_the_requests_still_in_a_batch(client: TestClient) -> None:
-    before = metric_value(client, "genseq_http_requests_total", route="/health")
+    labels = {"method": "GET", "route": "/health", "status": "200"}
+    before = metric_value(client, "genseq_http_requests_total", **labels)
     for _ in range(3):
         assert client.get("/health").status_code == 200
-    assert metric_value(client, "genseq_http_requests_total", route="/health") == before + 3
+    assert metric_value(client, "genseq_http_requests_total", **labels) == before + 3
 
 
 def test_plain_access_lines_follow_the_plain_format() -> None:
