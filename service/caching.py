@@ -102,7 +102,7 @@ class IssuedTags:
         return tag
 
     def get(self, path: str, query_string: bytes) -> Issued | None:
-        """The tag and route of the URL, if it has been answered."""
+        """The record of the URL, if it has been answered."""
         return self._tags.get((path, query_string))
 
     def clear(self) -> None:
