@@ -7,6 +7,7 @@ installed because a Python client on these 2 cores saturates far below uvicorn (
 with a connection pool sized to the concurrency, which needs nothing but the dev extra.
 """
 
+import argparse
 import asyncio
 import json
 import shutil
@@ -45,6 +46,22 @@ class Stats:
         if self.cpu_seconds is None or not self.requests:
             return float("nan")
         return self.cpu_seconds / self.requests * 1e3
+
+
+def add_turn_options(parser: argparse.ArgumentParser, seconds: int, rounds: int, of: str) -> None:
+    """The options of a tool that loads a few servers in turns: ``of`` names what is turned."""
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=seconds, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=rounds, help=f"turns of {of}")
+
+
+def parse_turn_options(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    if min(args.concurrency, args.seconds, args.rounds) < 1:
+        parser.error("--concurrency, --seconds and --rounds take 1 or more")
+    return args
 
 
 def engines() -> list[str]:

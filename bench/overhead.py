@@ -100,12 +100,8 @@ def switches(server: Server) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.overhead", description=__doc__)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=8, help="per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="turns of the three services")
-    args = parser.parse_args(argv)
-    if min(args.concurrency, args.seconds, args.rounds) < 1:
-        parser.error("--concurrency, --seconds and --rounds take 1 or more")
+    client.add_turn_options(parser, seconds=8, rounds=3, of="the three services")
+    args = client.parse_turn_options(parser, argv)
     request = ENDPOINTS["sample"]().request
     engine = client.engines()[0]
     launches = {v: Launch([sys.executable, "-c", LAUNCHER, v]) for v in VARIANTS}

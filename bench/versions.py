@@ -42,12 +42,8 @@ def export(revision: str, folder: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.versions", description=__doc__)
     parser.add_argument("revision", help="a git revision: a commit, a branch, HEAD~2, ...")
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=6, help="per measurement")
-    parser.add_argument("--rounds", type=int, default=5, help="turns of the two services")
-    args = parser.parse_args(argv)
-    if min(args.concurrency, args.seconds, args.rounds) < 1:
-        parser.error("--concurrency, --seconds and --rounds take 1 or more")
+    client.add_turn_options(parser, seconds=6, rounds=5, of="the two services")
+    args = client.parse_turn_options(parser, argv)
     engine = client.engines()[0]
     tree, ref = "working tree", args.revision
     with tempfile.TemporaryDirectory() as temporary:
@@ -66,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
                     "304": revalidation(server, sample),
                     "sample": sample,
                     "text query": ENDPOINTS["text"]().request,
-                }  # fmt: skip
+                }
                 for name, server in servers.items()
             }
             for _ in range(args.rounds):
