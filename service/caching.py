@@ -23,6 +23,7 @@ from service.registry import LoadedModel
 # model and parameters would give other bytes, or caches would keep serving the old ones.
 ENCODING = "4"  # 4: service/png.py with ISA-L's deflate (3: with zlib's; 2: Pillow's PNGs)
 CACHE_CONTROL = "public, max-age=31536000, immutable"
+_CACHE_CONTROL = CACHE_CONTROL.encode()
 RESPONSES = {  # for the OpenAPI document of a cached route
     304: {"description": "Not Modified: the client's copy (its If-None-Match) is the answer"}
 }
@@ -38,6 +39,11 @@ def etag(model: LoadedModel, route: str, **params: object) -> str:
 
 def headers(tag: str) -> dict[str, str]:
     return {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+
+
+def raw_headers(tag: str) -> tuple[tuple[bytes, bytes], ...]:
+    """:func:`headers` as an ASGI message carries them, for the answers sent beside FastAPI."""
+    return (b"etag", tag.encode()), (b"cache-control", _CACHE_CONTROL)
 
 
 def png(data: bytes, tag: str) -> Response:
@@ -97,8 +103,7 @@ class IssuedTags:
             if len(self._tags) >= self.limit:
                 del self._tags[next(iter(self._tags))]
             route = getattr(scope.get("route"), "path", None)
-            validators = ((b"etag", tag.encode()), (b"cache-control", CACHE_CONTROL.encode()))
-            self._tags[key] = Issued(tag, route, validators)
+            self._tags[key] = Issued(tag, route, raw_headers(tag))
         return tag
 
     def get(self, path: str, query_string: bytes) -> Issued | None:

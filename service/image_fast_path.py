@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api import generate, render
 from service.arithmetic import QueryError, parse_query
-from service.caching import CACHE_CONTROL
+from service.caching import raw_headers
 from service.context import AppContext
 from service.latents import MAX_SEED
 from service.png import MAX_SCALE
@@ -91,7 +91,6 @@ ROUTES = {
         png=render_png,
     ),
 }
-_CACHE_CONTROL = CACHE_CONTROL.encode()
 
 
 class ImageFastPath:
@@ -110,7 +109,7 @@ class ImageFastPath:
         tag = self.context.tags.issue(scope, get.tag(chosen, **params))
         png = await get.png(self.context, chosen, **params)
         await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"etag", tag.encode()), (b"cache-control", _CACHE_CONTROL),
+            *raw_headers(tag),
             (b"content-length", str(len(png)).encode()), (b"content-type", b"image/png"),
         ]})  # fmt: skip
         await send({"type": "http.response.body", "body": png})
