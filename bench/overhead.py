@@ -1,11 +1,12 @@
 """`python -m bench.overhead`: what `GET /sample` costs the service beyond its model, over HTTP.
 
-In each service started here the model's runs are replaced by their cached outputs (the first
-run for each input shape is real, later ones return the same arrays), so what a request costs is
-the service's own work: HTTP, the fast path, the latents, the hop to a slot's thread, tiling and
-the PNG. The model's own cost, and its noise on a shared machine, are out of the reading. Three
-services, loaded in turns over ``--rounds``:
+Four services, loaded in turns over ``--rounds``; in all but the first the model's runs are
+replaced by their cached outputs (the first run for each input shape is real, later ones return
+the same arrays), so what a request costs is the service's own work: HTTP, the fast path, the
+latents, the hop to a slot's thread, tiling and the PNG, with the model's own cost, and its noise
+on a shared machine, out of the reading:
 
+- ``as it serves``: the service as it is, the model run for real;
 - ``outputs cached``: the service as it serves, but for the model;
 - ``PNG cached too``: the picture made once and sent again: what tiling and encoding cost;
 - ``on the event loop``: a slot's work done on the event loop's thread: what the threads cost.
@@ -16,7 +17,9 @@ kernel counts a thread's and the process's time in clock ticks, so with all the 
 thread the two may differ by a tick's share, a percent or two), and
 the context switches a request, every thread's, voluntary or not: NumPy, ISA-L and zlib let go of
 the GIL in each call over a few hundred elements, and a thread that lets go under load waits for
-it to come back.
+it to come back. After each round, with the services idle, the model's run alone: raw
+onnxruntime's CPU ms a run, on as many threads as the service has slots (bench/raw_ort.py), to
+set beside ``as it serves``: what the service adds to its model when the model runs too.
 
     .venv/bin/python -m bench.overhead --rounds 3
 """
@@ -31,14 +34,15 @@ from pathlib import Path
 
 import httpx2
 
-from bench import client
+from bench import client, raw_ort
 from bench.endpoints import ENDPOINTS
 from bench.servers import Launch, Server, running
 from service.api import generate
 from service.registry import LoadedModel
+from service.settings import Settings
 from service.slots import InferenceSlots
 
-VARIANTS = ("outputs cached", "PNG cached too", "on the event loop")
+VARIANTS = ("as it serves", "outputs cached", "PNG cached too", "on the event loop")
 LAUNCHER = "import sys; from bench.overhead import serve; serve(sys.argv[1])"
 
 
@@ -80,7 +84,8 @@ def work_on_the_loop() -> None:
 
 def serve(variant: str) -> None:
     """`python -m service` with ``variant``'s changes (run in the server's process)."""
-    cache_runs()
+    if variant != VARIANTS[0]:
+        cache_runs()
     if variant == "PNG cached too":
         cache_pictures()
     elif variant == "on the event loop":
@@ -100,12 +105,15 @@ def switches(server: Server) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.overhead", description=__doc__)
-    client.add_turn_options(parser, seconds=8, rounds=3, of="the three services")
+    client.add_turn_options(parser, seconds=8, rounds=3, of="the four services")
     args = client.parse_turn_options(parser, argv)
-    request = ENDPOINTS["sample"]().request
-    engine = client.engines()[0]
+    endpoint, settings = ENDPOINTS["sample"](), Settings()
+    request, engine = endpoint.request, client.engines()[0]
+    intra_op = settings.ort_intra_op_threads
+    model, card = raw_ort.session(settings.models_dir, endpoint.model, intra_op)
     launches = {v: Launch([sys.executable, "-c", LAUNCHER, v]) for v in VARIANTS}
     readings: dict[str, list[tuple[float, float, float, float]]] = {v: [] for v in VARIANTS}
+    model_runs: list[float] = []
     with tempfile.TemporaryDirectory() as logs, running(launches, Path(logs)) as servers:
         sent = {httpx2.get(server.url + request.path).content for server in servers.values()}
         if len(sent) != 1:  # the caching must not change the answer
@@ -119,15 +127,21 @@ def main(argv: list[str] | None = None) -> None:
                 cpu, loop, switched = (b - a for a, b in zip(before, after, strict=True))
                 n = max(stats.requests, 1)
                 readings[variant].append((stats.rps, cpu / n * 1e3, loop / n * 1e3, switched / n))
-    print(f"`{request.method} {request.path}`, model runs cached, c={args.concurrency}, "
-          f"{args.seconds} s a measurement, {args.rounds} rounds ({engine}): each figure the "
-          "median of its rounds\n")  # fmt: skip
+            alone = raw_ort.measure(
+                model, endpoint.feeds(card), settings.max_concurrent_inference, args.seconds
+            )
+            model_runs.append((alone.cpu_seconds or 0.0) / max(alone.requests, 1) * 1e3)
+    print(f"`{request.method} {request.path}`, c={args.concurrency}, {args.seconds} s a "
+          f"measurement, {args.rounds} rounds ({engine}): each figure the median of its "
+          "rounds\n")  # fmt: skip
     print("| service | requests/s | CPU ms a request | of it, the event loop's thread "
           "| context switches a request |")  # fmt: skip
     print("|---|---:|---:|---:|---:|")
     for variant, rows in readings.items():
         rps, cpu, loop, switched = (statistics.median(col) for col in zip(*rows, strict=True))
         print(f"| {variant} | {rps:,.0f} | {cpu:.3f} | {loop:.3f} | {switched:.1f} |")
+    print(f"\nThe model's run alone (raw onnxruntime, {settings.max_concurrent_inference} "
+          f"threads): {statistics.median(model_runs):.3f} CPU ms a run")  # fmt: skip
 
 
 if __name__ == "__main__":

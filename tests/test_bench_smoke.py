@@ -27,7 +27,8 @@ from bench.peers import launch, venvs
 from bench.report import markdown
 from bench.run import Cell, Options, Results, by_cpu, middle, revalidation
 from bench.servers import _state, _tree, ours, running
-from service.registry import load_model, session_options
+from service.latents import from_seed
+from service.registry import LoadedModel, load_model, session_options
 
 REPO = Path(__file__).resolve().parent.parent
 COMMAND = ["-m", "bench", "--endpoints", "text", "--concurrency", "1", "8", "--duration", "1"]
@@ -131,16 +132,21 @@ def test_switch_interval_loads_one_service_per_interval(capsys) -> None:
         switch_interval.main(["--intervals", "0"])
 
 
-def test_overhead_loads_the_three_services_sending_the_same_picture(capsys) -> None:
+def test_overhead_loads_the_four_services_sending_the_same_picture(capsys) -> None:
     from bench import overhead
 
     overhead.main(["--seconds", "1", "--rounds", "1"])  # exits if their pictures differ
-    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if "|" in line]
+    out = capsys.readouterr().out
+    rows = [line.split("|") for line in out.splitlines() if "|" in line]
     assert [row[1].strip() for row in rows[2:]] == list(overhead.VARIANTS)
     assert all(float(row[2].replace(",", "")) > 0 and float(row[3]) > 0 for row in rows[2:])
     # The event loop's thread's share: all of it on the loop, within the kernel's rounding of
     # each thread's and the process's CPU time to clock ticks (1 s here: a tick is about 2 %).
     assert all(0 < float(row[4]) <= 1.05 * float(row[3]) for row in rows[2:])
+    served, cached = (float(row[3]) for row in rows[2:4])
+    assert served > 2 * cached  # the first service runs its model, a few ms a request
+    alone = out.splitlines()[-1]
+    assert alone.startswith("The model's run alone") and float(alone.split()[-5]) > 0
     with pytest.raises(SystemExit):
         overhead.main(["--rounds", "0"])
 
@@ -296,3 +302,28 @@ def test_peer_app_answers_as_the_service(peer: str, client: TestClient) -> None:
     assert got["answers"] == [client.post("/solve/text", json={"query": q}).json() for q in QUERIES]
     png = client.get("/sample", params={"n": 16, "seed": 0}).content
     assert got["png"] == hashlib.sha256(png).hexdigest()
+
+
+def test_graph_tail_over_http_loads_both_services_sending_the_same_picture(capsys) -> None:
+    from bench import graph_tail
+
+    graph_tail.main(["--http", "--seconds", "1", "--rounds", "1"])  # exits if the bytes differ
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if "|" in line]
+    assert [row[1].strip() for row in rows[2:]] == list(graph_tail.VARIANTS)
+    assert all(float(row[2].replace(",", "")) > 0 and float(row[3]) > 0 for row in rows[2:])
+    assert rows[2][4].strip() == "1.00x (1.00x)"  # the first service over itself
+    with pytest.raises(SystemExit):
+        graph_tail.main(["--http", "--rounds", "0"])
+
+
+def test_graph_tail_makes_the_services_grid_without_the_plain_models_run(monkeypatch) -> None:
+    from bench import graph_tail
+    from service.api import generate
+    from service.metrics import Metrics
+
+    gan = load_model(graph_tail.REPO / "exported" / "gan", session_options(1))
+    z = from_seed(3, graph_tail.N, gan.card["latent"])
+    expected = generate.grid(gan, z, graph_tail.COLUMNS, 2, Metrics())
+    made = graph_tail.tail_grid(generate.grid)
+    monkeypatch.setattr(LoadedModel, "run", lambda *_: pytest.fail("the plain graph ran"))
+    assert made(gan, z, graph_tail.COLUMNS, 2, Metrics()) == expected
