@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             alone = raw_ort.measure(
                 model, endpoint.feeds(card), settings.max_concurrent_inference, args.seconds
             )
-            model_runs.append((alone.cpu_seconds or 0.0) / max(alone.requests, 1) * 1e3)
+            model_runs.append(alone.cpu_ms_per_request)
     print(f"`{request.method} {request.path}`, c={args.concurrency}, {args.seconds} s a "
           f"measurement, {args.rounds} rounds ({engine}): each figure the median of its "
           "rounds\n")  # fmt: skip
