@@ -32,7 +32,7 @@ from onnx import TensorProto, helper
 
 from bench import client
 from bench.endpoints import ENDPOINTS
-from bench.servers import Launch, running
+from bench.servers import Launch, measured_load, running
 from service.api import generate
 from service.latents import from_seed
 from service.png import encode, tile
@@ -151,10 +151,8 @@ def over_http(args: argparse.Namespace) -> None:
                 others = [other for other in servers.values() if other is not server]
                 for other in others:
                     other.pause()
-                client.load(engine, server.url, [request], args.concurrency, 1)  # warm
-                before = server.cpu_seconds()
-                stats = client.load(engine, server.url, [request], args.concurrency, args.seconds)
-                spent = (server.cpu_seconds() - before) / max(stats.requests, 1) * 1e3
+                stats = measured_load(server, engine, request, args.concurrency, args.seconds)
+                spent = stats.cpu_seconds / max(stats.requests, 1) * 1e3
                 readings[variant].append((stats.rps, spent))
                 for other in others:
                     other.resume()

@@ -15,12 +15,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx2
 import uvicorn
 
+from bench.client import Stats, load
+from bench.endpoints import Request
 from service.__main__ import server_options
 from service.settings import Settings
 
@@ -153,6 +155,17 @@ class Server:
         deadline = time.monotonic() + STOP_SECONDS
         while left() and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+def measured_load(
+    server: Server, engine: str, request: Request, concurrency: int, seconds: int
+) -> Stats:
+    """A second of warm-up, then ``seconds`` of ``request`` at ``concurrency``; the stats carry
+    the CPU time the server used during the measured part (the tools that load servers in turns)."""
+    load(engine, server.url, [request], concurrency, 1)
+    before = server.cpu_seconds()
+    stats = load(engine, server.url, [request], concurrency, seconds)
+    return replace(stats, cpu_seconds=server.cpu_seconds() - before)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from pathlib import Path
 from bench import client
 from bench.endpoints import ENDPOINTS
 from bench.run import revalidation
-from bench.servers import REPO, Launch, running
+from bench.servers import REPO, Launch, measured_load, running
 
 LAUNCHER = (
     "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
@@ -69,12 +69,10 @@ def main(argv: list[str] | None = None) -> None:
                 for load in LOADS:
                     for name, server in servers.items():
                         request = requests[name][load]
-                        client.load(engine, server.url, [request], args.concurrency, 1)  # warm
-                        before = server.cpu_seconds()
-                        stats = client.load(
-                            engine, server.url, [request], args.concurrency, args.seconds
+                        stats = measured_load(
+                            server, engine, request, args.concurrency, args.seconds
                         )
-                        cpu_ms = (server.cpu_seconds() - before) / max(stats.requests, 1) * 1e3
+                        cpu_ms = stats.cpu_seconds / max(stats.requests, 1) * 1e3
                         readings[name, load].append((stats.rps, cpu_ms, stats.errors))
     print(f"c={args.concurrency}, {args.seconds} s a measurement, {args.rounds} rounds ({engine}): "
           "each figure the median of its rounds\n")  # fmt: skip
