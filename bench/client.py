@@ -47,6 +47,14 @@ class Stats:
             return float("nan")
         return self.cpu_seconds / self.requests * 1e3
 
+    @property
+    def cores(self) -> float:
+        """How many cores the server kept busy on average: of two, what it left went to the
+        client, the host, or stood idle."""
+        if self.cpu_seconds is None or not self.seconds:
+            return float("nan")
+        return self.cpu_seconds / self.seconds
+
 
 def add_turn_options(parser: argparse.ArgumentParser, seconds: int, rounds: int, of: str) -> None:
     """The options of a tool that loads a few servers in turns: ``of`` names what is turned."""

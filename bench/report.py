@@ -127,19 +127,22 @@ def _service_table(results: Results) -> str:
 
 def _peer_table(results: Results) -> str:
     """A row per cell and peer that served it: the peer's numbers, the service's beside them,
-    and service / peer for throughput (above 1: the service serves more) and CPU per request
-    (below 1: the service spends less)."""
+    service / peer for throughput (above 1: the service serves more) and CPU per request
+    (below 1: the service spends less), and the cores each kept busy: the rps ratio is the CPU
+    ratio's inverse only where the two kept as many busy."""
     rows = [
         (cell, [peer, rate(stats), ms(stats), cpu(stats), rate(cell.service), cpu(cell.service),
                 times(_over(cell.service.rps, stats.rps)),
-                times(_over(cell.service.cpu_ms_per_request, stats.cpu_ms_per_request))])
+                times(_over(cell.service.cpu_ms_per_request, stats.cpu_ms_per_request)),
+                f"{stats.cores:.2f}", f"{cell.service.cores:.2f}"])
         for cell in results.cells
         for peer, stats in cell.peers.items()
     ]  # fmt: skip
     if not rows:
         return ""
     columns = ["peer", "peer rps", "p50 / p99 ms", "CPU ms/request", "service rps",
-               "service CPU ms/request", "service / peer rps", "service / peer CPU"]  # fmt: skip
+               "service CPU ms/request", "service / peer rps", "service / peer CPU",
+               "peer cores busy", "service cores busy"]  # fmt: skip
     return _cell_table(results, columns, rows)
 
 

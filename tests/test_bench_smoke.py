@@ -137,13 +137,13 @@ def test_peer_table_puts_each_peer_beside_the_service() -> None:
 
     machine = {**MACHINE, "peers": {"litserve": ["litserve==0"]}}
     endpoints = {"text": {"name": "POST /solve/text", "items": 1, "unit": "queries"}}
-    service, peer = stats(200, 0.2), stats(100, 0.2)  # twice the rps, half the CPU a request
+    service, peer = stats(400, 0.4), stats(100, 0.2)  # 4x the rps, half the CPU, 2x the cores
     cell = Cell("text", 8, service, stats(10, 1), stats(1000, 0.1), 2, {"litserve": peer})
     results = Results(Options(), machine, endpoints, {8: stats(1000, 0.1)}, [cell])
     table = markdown(results)
     assert "Peer litserve, in its own venv: litserve==0." in table
-    row = "| POST /solve/text | 8 | litserve | 100.0 | 5.00 / 9.00 | 2.000 | 200.0 | 1.000 |"
-    assert row + " 2.00x | 0.50x |" in table
+    row = "| POST /solve/text | 8 | litserve | 100.0 | 5.00 / 9.00 | 2.000 | 400.0 | 1.000 |"
+    assert row + " 4.00x | 0.50x | 0.20 | 0.40 |" in table  # cores: CPU s in the 1 s
 
 
 def test_a_paused_server_answers_nothing_until_resumed_and_still_stops(tmp_path: Path) -> None:
