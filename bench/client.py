@@ -49,8 +49,8 @@ class Stats:
 
     @property
     def cores(self) -> float:
-        """How many cores the server kept busy on average: of two, what it left went to the
-        client, the host, or stood idle."""
+        """How many cores the server kept busy on average; what it left of the machine's went
+        to the client, the host, or stood idle."""
         if self.cpu_seconds is None or not self.seconds:
             return float("nan")
         return self.cpu_seconds / self.seconds

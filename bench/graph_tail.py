@@ -152,8 +152,7 @@ def over_http(args: argparse.Namespace) -> None:
                 for other in others:
                     other.pause()
                 stats = measured_load(server, engine, request, args.concurrency, args.seconds)
-                spent = stats.cpu_seconds / max(stats.requests, 1) * 1e3
-                readings[variant].append((stats.rps, spent))
+                readings[variant].append((stats.rps, stats.cpu_ms_per_request))
                 for other in others:
                     other.resume()
     print(f"`{request.method} {request.path}`, c={args.concurrency}, {args.seconds} s a "

@@ -72,8 +72,9 @@ def main(argv: list[str] | None = None) -> None:
                         stats = measured_load(
                             server, engine, request, args.concurrency, args.seconds
                         )
-                        cpu_ms = stats.cpu_seconds / max(stats.requests, 1) * 1e3
-                        readings[name, load].append((stats.rps, cpu_ms, stats.errors))
+                        readings[name, load].append(
+                            (stats.rps, stats.cpu_ms_per_request, stats.errors)
+                        )
     print(f"c={args.concurrency}, {args.seconds} s a measurement, {args.rounds} rounds ({engine}): "
           "each figure the median of its rounds\n")  # fmt: skip
     print(f"| load | {ref}: requests/s | CPU ms a request | {tree}: requests/s | CPU ms a request "
